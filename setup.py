@@ -1,0 +1,66 @@
+# Copyright 2026 The vision_banana_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'vision_banana_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*', 'benchmarks']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        ('share/' + package_name + '/config', glob('config/*.yaml')),
+    ],
+    python_requires='>=3.10',
+    install_requires=[
+        'setuptools',
+        'numpy>=1.24',
+        'torch>=2.1',
+        'opencv-python-headless>=4.8',
+        'matplotlib>=3.7',
+        'pyyaml>=6',
+        'typer>=0.12',
+    ],
+    extras_require={
+        'pointcloud': ['open3d>=0.18'],
+        'test': [
+            'pytest>=8',
+            'pytest-benchmark>=4',
+            'pytest-timeout>=2',
+            'hypothesis>=6.100',
+            'hilbertmap==0.1.3',
+            'rosbags>=0.10',
+            'open3d>=0.18',
+            'ruff==0.17.6',
+            'mypy==2.4.1',
+            'types-PyYAML',
+        ],
+    },
+    zip_safe=True,
+    maintainer='vision_banana_ros maintainers',
+    maintainer_email='maintainers@vision-banana-ros.invalid',
+    description='Robot perception from an instruction-tuned image generator (Vision Banana).',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'vision-banana = vision_banana_ros.cli.main:main',
+        ],
+    },
+)
