@@ -15,8 +15,8 @@
 """
 Input checking and the one numpy <-> torch crossing used by every public function.
 
-Public functions take a numpy array or a torch tensor, compute in torch (on the input's device), and
-hand back the same kind they were given: ``as_tensor`` on the way in, ``like`` on the way out.
+Public functions take a numpy array or a torch tensor, compute in torch (on the input's device),
+and hand back the same kind they were given: ``as_tensor`` on the way in, ``like`` on the way out.
 """
 
 from __future__ import annotations

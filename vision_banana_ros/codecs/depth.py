@@ -18,10 +18,10 @@ Metric depth <-> RGB, exactly as Vision Banana draws it (arXiv:2604.20329 §3.2,
 Depth ``d`` in metres goes through Barron's power transform with lambda = -3, c = 10/3:
 ``t = 1 - (1 + d / 10) ** -2`` (so 10 m gives t = 0.75), and ``t`` walks the RGB cube from black
 to white along 7 unit edges, 1/7 of ``t`` per edge, in the order of ``CUBE_PATH_VERTICES`` (the
-order of the paper's Fig. 5, as the MIT package ``hilbertmap`` implements it). With 8-bit colours
-the path holds ``7 * 255 + 1 = 1786`` colours; every one of them decodes back to itself. Colours off
-the path (what a generator really draws) decode by projection onto the nearest edge, and the
-distance to the path is returned as a per-pixel confidence.
+order of the paper's Fig. 5, as the MIT package ``hilbertmap`` implements it). With 8-bit
+colours the path holds ``7 * 255 + 1 = 1786`` colours; every one of them decodes back to itself.
+Colours off the path (what a generator really draws) decode by projection onto the nearest edge,
+and the distance to the path is returned as a per-pixel confidence.
 
 Alternative colormaps (viridis, plasma, inferno, magma, turbo, grey) share the power transform and
 decode by nearest table entry; with 256 entries they are about 7x coarser than the cube path.
@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import functools
 import math
+from typing import get_args, Literal
 
 import numpy as np
 import torch
@@ -51,6 +52,7 @@ __all__ = [
     'POWER_C',
     'POWER_LAMBDA',
     'DecodedDepth',
+    'DepthColormap',
     'colormap_table',
     'decode_depth',
     'depth_range_m',
@@ -79,16 +81,9 @@ CUBE_PATH_VERTICES: tuple[tuple[int, int, int], ...] = (
 CUBE_PATH_COLOURS = 7 * 255 + 1
 """Number of distinct 8-bit colours on the cube path (index 0 = black ... 1785 = white)."""
 
-DEPTH_COLORMAPS: tuple[str, ...] = (
-    'cube',
-    'viridis',
-    'plasma',
-    'inferno',
-    'magma',
-    'turbo',
-    'grey',
-)
+DepthColormap = Literal['cube', 'viridis', 'plasma', 'inferno', 'magma', 'turbo', 'grey']
 """Colormap names accepted by ``encode_depth`` / ``decode_depth``; 'cube' is the paper's."""
+DEPTH_COLORMAPS: tuple[str, ...] = get_args(DepthColormap)
 
 _MATPLOTLIB_NAMES = {'grey': 'gray'}
 _DISTANCE_CHUNK = 1 << 15  # pixels per nearest-entry search block (32768 x 256 float32 = 32 MiB)
@@ -299,10 +294,11 @@ def _nearest_table_entry(
     entry_norm_sq = (entries * entries).sum(-1)  # (N,)
     index = torch.empty(pixels.shape[0], dtype=torch.int64, device=rgb.device)
     for start in range(0, pixels.shape[0], _DISTANCE_CHUNK):
-        block = pixels[start : start + _DISTANCE_CHUNK]
+        stop = start + _DISTANCE_CHUNK
+        block = pixels[start:stop]
         # argmin_e |p - e|^2 = argmin_e (|e|^2 - 2 p.e): one matrix product per block, (P_block, N)
         scores = torch.addmm(entry_norm_sq, block, minus_two_entries_t)
-        index[start : start + _DISTANCE_CHUNK] = scores.argmin(dim=-1)
+        index[start:stop] = scores.argmin(dim=-1)
     offset = pixels - entries[index]  # (P, 3)
     distance_sq = (offset * offset).sum(-1)
     return index.reshape(rgb.shape[:-1]), distance_sq.reshape(rgb.shape[:-1])
