@@ -248,7 +248,13 @@ def _table(colormap: str, device: str) -> torch.Tensor:
 @functools.cache
 def _index_depth(colormap: str, device: str) -> torch.Tensor:
     last = _last_index(colormap)
-    depth = t_to_depth(np.arange(last + 1, dtype=np.float64) / last)
+    t = np.arange(last + 1, dtype=np.float64) / last
+    # 8-bit rounding makes a few neighbouring entries identical (viridis has 254 distinct colours):
+    # such a colour decodes to the middle of its run of entries, not to the run's first entry.
+    colours = _table(colormap, 'cpu').numpy()
+    _, run, count = np.unique(colours, axis=0, return_inverse=True, return_counts=True)
+    t = np.bincount(run, weights=t)[run] / count[run]
+    depth = t_to_depth(t)
     depth[0] = depth[last] = np.nan  # black / the last colour: invalid (0 m and infinitely far)
     return torch.as_tensor(np.asarray(depth, dtype=np.float32), device=device)
 
