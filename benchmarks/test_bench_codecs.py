@@ -33,7 +33,7 @@ def _depth_frame(device: torch.device) -> torch.Tensor:
 
 
 def _generated_rgb(device: torch.device) -> torch.Tensor:
-    """Encoded depth plus noise: off-path colours, as a generator draws them."""
+    """Encode depth and add noise: off-path colours, as a generator draws them."""
     generator = torch.Generator().manual_seed(1)
     rgb = encode_depth(_depth_frame(torch.device('cpu')))
     assert isinstance(rgb, torch.Tensor)

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from vision_banana_ros.codecs.depth import (  # noqa: E402
-    CUBE_PATH_COLOURS,
+from vision_banana_ros.codecs.depth import (
     colormap_table,
+    CUBE_PATH_COLOURS,
     decode_depth,
     DEPTH_COLORMAPS,
     depth_to_t,
@@ -49,7 +46,8 @@ def plot_path() -> None:
     ticks = np.arange(8) / 7
     depths = t_to_depth(ticks)
     labels = [
-        f'{n}\n{abs(d):.3f} m' if np.isfinite(d) else f'{n}\ninf' for n, d in zip(names, depths)
+        f'{n}\n{abs(d):.3f} m' if np.isfinite(d) else f'{n}\ninf'
+        for n, d in zip(names, depths, strict=True)
     ]
     ax.set_xticks(ticks, labels, fontsize=8)
     ax.set_yticks([])
