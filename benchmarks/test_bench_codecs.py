@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from conftest import HEIGHT, synchronised, WIDTH
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 import torch
 
 from vision_banana_ros.codecs.depth import decode_depth, encode_depth
@@ -42,7 +43,7 @@ def _generated_rgb(device: torch.device) -> torch.Tensor:
 
 
 @pytest.mark.parametrize('colormap', ['cube', 'viridis'])
-def test_encode_depth(benchmark, device: torch.device, colormap: str) -> None:  # type: ignore[no-untyped-def]
+def test_encode_depth(benchmark: BenchmarkFixture, device: torch.device, colormap: str) -> None:
     depth_m, sync = _depth_frame(device), synchronised(device)
     encode_depth(depth_m, colormap)
 
@@ -55,7 +56,7 @@ def test_encode_depth(benchmark, device: torch.device, colormap: str) -> None:  
 
 
 @pytest.mark.parametrize('colormap', ['cube', 'viridis'])
-def test_decode_depth(benchmark, device: torch.device, colormap: str) -> None:  # type: ignore[no-untyped-def]
+def test_decode_depth(benchmark: BenchmarkFixture, device: torch.device, colormap: str) -> None:
     rgb, sync = _generated_rgb(device), synchronised(device)
     decode_depth(rgb, colormap)
 

@@ -21,5 +21,14 @@ Exact, invertible maps between perception outputs and the RGB images a generator
 
 from vision_banana_ros.codecs.depth import decode_depth, DecodedDepth, encode_depth
 from vision_banana_ros.codecs.errors import CodecError
+from vision_banana_ros.codecs.normals import decode_normals, DecodedNormals, encode_normals
 
-__all__ = ['CodecError', 'DecodedDepth', 'decode_depth', 'encode_depth']
+__all__ = [
+    'CodecError',
+    'DecodedDepth',
+    'DecodedNormals',
+    'decode_depth',
+    'decode_normals',
+    'encode_depth',
+    'encode_normals',
+]
