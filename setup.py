@@ -37,6 +37,7 @@ setup(
         'matplotlib>=3.7',
         'pyyaml>=6',
         'typer>=0.12',
+        'scikit-image>=0.22',  # its wheel carries the photographs the texture bank crops
     ],
     extras_require={
         'pointcloud': ['open3d>=0.18'],
