@@ -32,7 +32,8 @@ setup(
     install_requires=[
         'setuptools',
         'numpy>=1.24',
-        'torch>=2.1',
+        'scipy>=1.10',
+        'torch>=2.3',
         'opencv-python-headless>=4.8',
         'matplotlib>=3.7',
         'pyyaml>=6',

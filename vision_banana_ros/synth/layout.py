@@ -305,7 +305,7 @@ def _room(
         objects.append(obj)
         return obj
 
-    # Floor covering: a slab labelled floor, so the floor can differ from the walls.
+    # The floor's material: an EMPTY part right after the room (see scene.Kind).
     floor_texture = int(rng.choice(bank.detail))
     floor_colour = str(rng.choice(_BY_NAME['floor'].colours))
     tables = [
@@ -342,9 +342,9 @@ def _room(
         class_name='floor',
         colour_name=floor_colour,
         position_m=(0.0, 0.0, 0.0),
-        size_m=(room_w, room_d, 0.004),
+        size_m=(room_w, room_d, 0.0),
         yaw=0.0,
-        parts=(Part(Kind.BOX, (0.0, 0.0, 0.0), (room_w / 2 - 0.001, room_d / 2 - 0.001, 0.002)),),
+        parts=(Part(Kind.EMPTY, (0.0, 0.0, 0.0), (room_w / 2, room_d / 2, 0.0)),),
         colour=_vec3(np.array(COLOURS[floor_colour]) * rng.uniform(0.8, 1.1)),
         texture=floor_texture,
         texture_scale_m=float(rng.uniform(0.4, 1.5)),
@@ -514,14 +514,9 @@ def _room_lights(
     room_w, room_d, room_h = room
     warmth = rng.uniform(0.0, 0.25)
     tint = np.array([1.0, 1.0 - warmth * 0.5, 1.0 - warmth])
-    lights = []
-    for _ in range(int(rng.integers(1, 3))):
-        position = (
-            *rng.uniform([-room_w / 3, -room_d / 3], [room_w / 3, room_d / 3]),
-            room_h - 0.15,
-        )
-        power = rng.uniform(3.0, 9.0)
-        lights.append(Light(_vec3(position), _vec3(power * tint), True))
+    # A ceiling light that casts shadows, and a weaker fill light near the camera.
+    position = (*rng.uniform([-room_w / 3, -room_d / 3], [room_w / 3, room_d / 3]), room_h - 0.15)
+    lights = [Light(_vec3(position), _vec3(rng.uniform(3.0, 9.0) * tint), True)]
     eye = camera.T_world_camera[:3, 3]
     fill = eye + rng.uniform(-1.0, 1.0, 3) + np.array([0.0, 0.0, 0.5])
     fill[2] = min(fill[2], room_h - 0.1)

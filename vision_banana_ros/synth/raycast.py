@@ -23,7 +23,9 @@ ray parameter equal to the optical-frame depth, so depth needs no conversion fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+import functools
 
 import torch
 
@@ -62,7 +64,11 @@ def rotate(matrix: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
     :param vectors: (..., 3).
     :return: (..., 3) ``matrix @ vectors``.
     """
-    return (matrix * vectors[..., None, :]).sum(-1)
+    x, y, z = vectors[..., 0], vectors[..., 1], vectors[..., 2]
+    rows = [
+        matrix[..., i, 0] * x + matrix[..., i, 1] * y + matrix[..., i, 2] * z for i in range(3)
+    ]
+    return torch.stack(rows, dim=-1)
 
 
 def pixel_rays(K: torch.Tensor, rotation: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -137,6 +143,7 @@ def cast_rays(
     T_world_camera: torch.Tensor,
     height: int,
     width: int,
+    compiled: bool = False,
 ) -> RayHits:
     """
     Find the nearest primitive along every pixel's ray.
@@ -146,6 +153,7 @@ def cast_rays(
     :param T_world_camera: (B, 4, 4) camera optical frame -> world.
     :param height: image rows.
     :param width: image columns.
+    :param compiled: run the intersection arithmetic through ``torch.compile``.
     :return: the nearest hit per pixel.
     """
     batch, count = primitives.kind.shape
@@ -180,7 +188,8 @@ def cast_rays(
     for solid, intersect in _INTERSECTORS.items():
         lo, hi = ends[solid - 1], ends[solid]
         if hi > lo:
-            depth[lo:hi] = intersect(o[lo:hi], d[lo:hi], half[lo:hi])
+            run = _compiled(intersect) if compiled else intersect
+            depth[lo:hi] = run(o[lo:hi], d[lo:hi], half[lo:hi])
 
     # 5. Nearest hit per ray; ties go to the higher primitive index.
     primitive_index = order[slot]
@@ -362,6 +371,13 @@ def _sphere(o: torch.Tensor, d: torch.Tensor, half: torch.Tensor) -> torch.Tenso
 def _bowl(o: torch.Tensor, d: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     near, far = _sphere_roots(o, d, half)
     return _first_valid(*[(t, o[:, 2] + t * d[:, 2] <= 0) for t in (near, far)])
+
+
+@functools.cache
+def _compiled(
+    intersect: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    return torch.compile(intersect, dynamic=True)
 
 
 _INTERSECTORS = {

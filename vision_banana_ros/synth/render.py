@@ -23,7 +23,9 @@ Geometry outputs are exact (the analytic ray hits), never affected by the camera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+import functools
 import math
 
 import torch
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 
 from vision_banana_ros.synth.catalog import class_id
 from vision_banana_ros.synth.raycast import cast_rays, local_normals, RayHits, rotate, to_local
-from vision_banana_ros.synth.scene import Kind, Primitives, SceneBatch
+from vision_banana_ros.synth.scene import Kind, SceneBatch
 
 __all__ = ['RenderSettings', 'RenderedBatch', 'render']
 
@@ -45,9 +47,11 @@ class RenderSettings:
     :ivar shadow_fov_deg: field of view of a light's shadow camera.
     :ivar ambient_occlusion: strength of screen-space ambient occlusion; 0 disables it.
     :ivar room_classes: class ids given to a room's floor, walls and ceiling.
+    :ivar compile: fuse the per-pixel arithmetic with ``torch.compile`` (needs a C++ compiler;
+        the first frame of each new batch shape pays seconds of compilation).
     """
 
-    shadow_map_px: int = 96
+    shadow_map_px: int = 64
     shadow_fov_deg: float = 130.0
     ambient_occlusion: float = 6.0
     room_classes: tuple[int, int, int] = (
@@ -55,6 +59,7 @@ class RenderSettings:
         class_id('wall'),
         class_id('ceiling'),
     )
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.shadow_map_px < 8:
@@ -96,52 +101,40 @@ def render(
     :return: images and exact geometry for every frame.
     """
     settings = settings or RenderSettings()
-    prims = scene.primitives
-    batch, count = prims.kind.shape
-    hits = cast_rays(prims, scene.K, scene.T_world_camera, scene.height, scene.width)
-    hit = hits.primitive >= 0  # (B, H, W)
-    flat = torch.arange(batch, device=hit.device)[:, None, None] * count + hits.primitive.clamp(
-        min=0
+    hits = cast_rays(
+        scene.primitives,
+        scene.K,
+        scene.T_world_camera,
+        scene.height,
+        scene.width,
+        settings.compile,
     )
+    hit = hits.primitive >= 0  # (B, H, W)
+    surface = _surface(scene, hits)
 
-    # 1. Surface point, its normal (facing the ray) and its primitive's attributes.
-    origin = scene.T_world_camera[:, None, None, :3, 3]
-    depth = torch.where(hit, hits.depth_m, torch.zeros_like(hits.depth_m))
-    point = origin + depth[..., None] * hits.direction  # (B, H, W, 3) world
-    kind = prims.kind.reshape(-1)[flat]
-    centre, yaw = prims.centre.reshape(-1, 3)[flat], prims.yaw.reshape(-1)[flat]
-    local = to_local(point, centre, yaw)
-    normal_local = local_normals(
-        kind.reshape(-1), local.reshape(-1, 3), prims.half_size.reshape(-1, 3)[flat].reshape(-1, 3)
-    ).reshape(local.shape)
-    normal = _rotate_z(normal_local, yaw)
-    normal = torch.where(((normal * hits.direction).sum(-1) > 0)[..., None], -normal, normal)
-    rotation = scene.T_world_camera[:, None, None, :3, :3]
-    normal_camera = rotate(rotation.transpose(-1, -2), normal)
-
-    # 2. Labels; a room's faces are floor, walls or ceiling by their inward normal.
-    labels = prims.class_id.reshape(-1)[flat]
-    instances = prims.instance_id.reshape(-1)[flat]
-    room = kind == Kind.ROOM
-    face = (
-        normal_local.abs().argmax(-1) * 2
-        + (normal_local.gather(-1, normal_local.abs().argmax(-1, keepdim=True))[..., 0] > 0).long()
-    )  # 0..5: -x, +x, -y, +y, -z (ceiling), +z (floor) inward normals
+    # Labels; a room's faces are floor, walls or ceiling by their inward normal.
+    labels, instances = (
+        surface.attribute('class_id').long(),
+        surface.attribute('instance_id').long(),
+    )
+    room = surface.attribute('kind') == Kind.ROOM
+    face = surface.axis * 2 + (
+        surface.normal_local.gather(-1, surface.axis[..., None])[..., 0] > 0
+    )
+    # face 0..5: inward normal -x, +x, -y, +y, -z (ceiling), +z (floor)
     floor_id, wall_id, ceiling_id = settings.room_classes
     room_label = torch.where(face == 5, floor_id, torch.where(face == 4, ceiling_id, wall_id))
     labels = torch.where(room, room_label, labels)
     instances = torch.where(room, instances + face, instances)
 
-    # 3. Shading in linear RGB.
-    albedo = prims.colour.reshape(-1, 3)[flat] * _texture(
-        textures, prims, flat, local, normal_local
-    )
-    radiance = _shade(scene, settings, point, normal, albedo, hits, flat)
-    radiance = (
-        radiance * _ambient_occlusion(hits.depth_m, hit, settings.ambient_occlusion)[..., None]
-    )
-    rgb = _camera(radiance, scene)
+    # Shading in linear RGB, then the camera.
+    albedo = surface.attribute('colour') * _texture(textures, surface)
+    radiance = _shade(scene, settings, surface, albedo, hits)
+    occlusion = _ambient_occlusion(hits.depth_m, hit, settings.ambient_occlusion)
+    rgb = _camera(radiance * occlusion[..., None], scene, settings.compile)
 
+    rotation = scene.T_world_camera[:, None, None, :3, :3].transpose(-1, -2)
+    normal_camera = rotate(rotation, surface.normal)
     nan = torch.tensor(torch.nan, device=hit.device)
     return RenderedBatch(
         rgb=rgb,
@@ -152,6 +145,85 @@ def render(
     )
 
 
+_FLOOR_FACE = 5
+_ATTRIBUTES = {  # per-primitive fields gathered for every pixel, and their columns
+    'kind': (0, 1),
+    'centre': (1, 4),
+    'yaw': (4, 5),
+    'half_size': (5, 8),
+    'colour': (8, 11),
+    'texture': (11, 12),
+    'texture_scale_m': (12, 13),
+    'texture_mix': (13, 14),
+    'shininess': (14, 15),
+    'class_id': (15, 16),
+    'instance_id': (16, 17),
+}
+
+
+@dataclass
+class _Surface:
+    """Per-pixel surface data (B, H, W, ...) for the nearest hit."""
+
+    table: torch.Tensor  # (B, H, W, 17) the hit primitive's attributes
+    point: torch.Tensor  # (B, H, W, 3) world
+    local: torch.Tensor  # (B, H, W, 3) in the primitive frame
+    normal_local: torch.Tensor  # (B, H, W, 3) primitive frame, outward (inward for rooms)
+    axis: torch.Tensor  # (B, H, W) dominant axis of normal_local
+    normal: torch.Tensor  # (B, H, W, 3) world, facing the camera
+    floor_material: torch.Tensor  # (B, H, W) room floor drawn with its material holder's
+
+    def room_face(self) -> torch.Tensor:
+        """Room face 0..5 by inward normal: -x, +x, -y, +y, -z (ceiling), +z (floor)."""
+        side = self.normal_local.gather(-1, self.axis[..., None])[..., 0] > 0
+        return self.axis * 2 + side
+
+    def attribute(self, name: str) -> torch.Tensor:
+        lo, hi = _ATTRIBUTES[name]
+        column = self.table[..., lo:hi]
+        return column[..., 0] if hi - lo == 1 else column
+
+
+def _surface(scene: SceneBatch, hits: RayHits) -> _Surface:
+    prims = scene.primitives
+    batch, count = prims.kind.shape
+    columns = [getattr(prims, name).float().reshape(batch * count, -1) for name in _ATTRIBUTES]
+    table = torch.cat(columns, dim=-1)  # (B * N, 17)
+    offset = torch.arange(batch, device=table.device)[:, None, None] * count
+    flat = (offset + hits.primitive.clamp(min=0)).reshape(-1)
+    pixels = torch.index_select(table, 0, flat).reshape(*hits.primitive.shape, -1)
+
+    origin = scene.T_world_camera[:, None, None, :3, 3]
+    depth = torch.where(hits.primitive >= 0, hits.depth_m, torch.zeros_like(hits.depth_m))
+    point = origin + depth[..., None] * hits.direction  # (B, H, W, 3) world
+    surface = _Surface(pixels, point, point, point, hits.primitive, point, hits.primitive >= 0)
+    yaw = surface.attribute('yaw')
+    local = to_local(point, surface.attribute('centre'), yaw)
+    shape = local.shape
+    normal_local = local_normals(
+        surface.attribute('kind').long().reshape(-1),
+        local.reshape(-1, 3),
+        surface.attribute('half_size').reshape(-1, 3),
+    ).reshape(shape)
+    normal = _rotate_z(normal_local, yaw)
+    facing_away = (normal * hits.direction).sum(-1, keepdim=True) > 0
+    surface.local, surface.normal_local = local, normal_local
+    surface.axis = normal_local.abs().argmax(-1)
+    surface.normal = torch.where(facing_away, -normal, normal)
+    # A room's floor takes its material and labels from the EMPTY primitive after the room.
+    floor = (surface.attribute('kind') == Kind.ROOM) & (surface.room_face() == _FLOOR_FACE)
+    following = flat.reshape(floor.shape) + 1
+    holder_kind = table[:, 0][following.clamp(max=table.shape[0] - 1)]
+    floor &= (holder_kind == Kind.EMPTY) & (following % count != 0)
+    if bool(floor.any()):
+        material = _ATTRIBUTES['colour'][0]
+        pixels[..., material:][floor] = torch.index_select(table, 0, following[floor])[
+            :, material:
+        ]
+    surface.floor_material = floor
+    return surface
+
+
 def _rotate_z(vectors: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
     cos, sin = torch.cos(yaw), torch.sin(yaw)
     x = cos * vectors[..., 0] - sin * vectors[..., 1]
@@ -159,18 +231,12 @@ def _rotate_z(vectors: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
     return torch.stack((x, y, vectors[..., 2]), dim=-1)
 
 
-def _texture(
-    textures: torch.Tensor,
-    prims: Primitives,
-    flat: torch.Tensor,
-    local: torch.Tensor,
-    normal_local: torch.Tensor,
-) -> torch.Tensor:
+def _texture(textures: torch.Tensor, surface: _Surface) -> torch.Tensor:
     """Triplanar texture factor (B, H, W, 3): 1 where a primitive has no texture."""
-    index = prims.texture.reshape(-1)[flat]
-    scale = prims.texture_scale_m.reshape(-1)[flat]
-    mix = prims.texture_mix.reshape(-1)[flat]
-    axis = normal_local.abs().argmax(-1)  # project along the dominant normal axis
+    index = surface.attribute('texture').long()
+    scale = surface.attribute('texture_scale_m')
+    mix = surface.attribute('texture_mix')
+    local, axis = surface.local, surface.axis  # project along the dominant normal axis
     s = torch.where(axis == 0, local[..., 1], local[..., 0])
     t = torch.where(axis == 2, local[..., 1], local[..., 2])
     count, size = textures.shape[0], textures.shape[1]
@@ -179,13 +245,23 @@ def _texture(
     u0, v0 = u.floor().long(), v.floor().long()
     fu, fv = (u - u0)[..., None], (v - v0)[..., None]
     u1, v1 = (u0 + 1).clamp(max=size - 1), (v0 + 1).clamp(max=size - 1)
-    bank = textures.reshape(-1, 3)
     base = index.clamp(0, count - 1) * size * size
+    corners = torch.stack(
+        (
+            base + v0 * size + u0,
+            base + v0 * size + u1,
+            base + v1 * size + u0,
+            base + v1 * size + u1,
+        ),
+        dim=-1,
+    )  # (B, H, W, 4) texel indices, gathered at once
+    texel = torch.index_select(textures.reshape(-1, 3), 0, corners.reshape(-1))
+    texel = texel.reshape(*corners.shape, 3)
     sample = (
-        bank[base + v0 * size + u0] * (1 - fu) * (1 - fv)
-        + bank[base + v0 * size + u1] * fu * (1 - fv)
-        + bank[base + v1 * size + u0] * (1 - fu) * fv
-        + bank[base + v1 * size + u1] * fu * fv
+        texel[..., 0, :] * (1 - fu) * (1 - fv)
+        + texel[..., 1, :] * fu * (1 - fv)
+        + texel[..., 2, :] * (1 - fu) * fv
+        + texel[..., 3, :] * fu * fv
     )
     mix = torch.where(index >= 0, mix, torch.zeros_like(mix))[..., None]
     return 1.0 - mix + mix * sample
@@ -194,41 +270,65 @@ def _texture(
 def _shade(
     scene: SceneBatch,
     settings: RenderSettings,
-    point: torch.Tensor,
-    normal: torch.Tensor,
+    surface: _Surface,
     albedo: torch.Tensor,
     hits: RayHits,
-    flat: torch.Tensor,
 ) -> torch.Tensor:
     """Linear radiance (B, H, W, 3): ambient plus every light, shadowed where it casts shadows."""
     lights = scene.lights
-    shininess = scene.primitives.shininess.reshape(-1)[flat][..., None]
+    light_term = _kernel(_light_term, settings.compile)
+    shininess = surface.attribute('shininess')[..., None]
     view = -F.normalize(hits.direction, dim=-1)
     radiance = albedo * lights.ambient[:, None, None, :]
     for index in range(lights.position.shape[1]):
-        offset = lights.position[:, index, None, None, :] - point
-        distance_sq = (offset * offset).sum(-1, keepdim=True).clamp(min=1e-4)
-        direction = offset * torch.rsqrt(distance_sq)
-        lambert = (normal * direction).sum(-1, keepdim=True).clamp(min=0)
-        half = F.normalize(direction + view, dim=-1)
-        gloss = (normal * half).sum(-1, keepdim=True).clamp(min=0)
-        specular = (
-            torch.where(
-                shininess > 0,
-                gloss.pow(shininess.clamp(min=1)) * (shininess + 8) / (8 * math.pi),
-                0,
-            )
-            * 0.04
-            * (lambert > 0)
-        )
-        light = lights.intensity[:, index, None, None, :] / distance_sq
-        visible = torch.ones_like(lambert)
+        visible = torch.ones_like(shininess)
         casts = lights.casts_shadow[:, index]  # (B,) only these frames' lights cast shadows
         if bool(casts.any()):
-            shadow = _shadow(scene, settings, index, point, hits)
+            shadow = _shadow(scene, settings, index, surface.point, hits)
             visible = torch.where(casts[:, None, None, None], shadow, visible)
-        radiance = radiance + light * visible * (albedo * lambert / math.pi * 3 + specular)
+        radiance = radiance + light_term(
+            surface.point,
+            surface.normal,
+            view,
+            albedo,
+            shininess,
+            lights.position[:, index, None, None, :],
+            lights.intensity[:, index, None, None, :],
+            visible,
+        )
     return radiance
+
+
+def _light_term(
+    point: torch.Tensor,
+    normal: torch.Tensor,
+    view: torch.Tensor,
+    albedo: torch.Tensor,
+    shininess: torch.Tensor,
+    position: torch.Tensor,
+    intensity: torch.Tensor,
+    visible: torch.Tensor,
+) -> torch.Tensor:
+    """One point light's Lambert + Blinn-Phong radiance (B, H, W, 3), inverse-square falloff."""
+    offset = position - point
+    distance_sq = (offset * offset).sum(-1, keepdim=True).clamp(min=1e-4)
+    direction = offset * torch.rsqrt(distance_sq)
+    lambert = (normal * direction).sum(-1, keepdim=True).clamp(min=0)
+    half = F.normalize(direction + view, dim=-1)
+    gloss = (normal * half).sum(-1, keepdim=True).clamp(min=0)
+    lobe = gloss.pow(shininess.clamp(min=1)) * (shininess + 8) / (8 * math.pi)
+    specular = torch.where((shininess > 0) & (lambert > 0), lobe * 0.04, 0.0)
+    return intensity / distance_sq * visible * (albedo * lambert * (3 / math.pi) + specular)
+
+
+def _kernel(function: Callable[..., torch.Tensor], compiled: bool) -> Callable[..., torch.Tensor]:
+    """Return ``function``, or its ``torch.compile``d version (fused loops) when asked."""
+    return _compiled(function) if compiled else function
+
+
+@functools.cache
+def _compiled(function: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    return torch.compile(function, dynamic=True)
 
 
 def _shadow(
@@ -247,7 +347,7 @@ def _shadow(
     K = K.expand(point.shape[0], 3, 3)
     pose = torch.eye(4, device=point.device).repeat(point.shape[0], 1, 1)
     pose[:, :3, :3], pose[:, :3, 3] = rotation, light
-    shadow_depth = cast_rays(scene.primitives, K, pose, size, size).depth_m  # (B, S, S)
+    shadow_depth = cast_rays(scene.primitives, K, pose, size, size, settings.compile).depth_m
 
     in_light = rotate(rotation.transpose(-1, -2)[:, None, None], point - light[:, None, None, :])
     z = in_light[..., 2]
@@ -286,20 +386,21 @@ def _ambient_occlusion(depth_m: torch.Tensor, hit: torch.Tensor, strength: float
         return torch.ones_like(depth_m)
     depth = torch.where(hit, depth_m, torch.zeros_like(depth_m))[:, None]
     size = max(3, (min(depth.shape[-2:]) // 16) | 1)
-    neighbours = F.avg_pool2d(depth, size, stride=1, padding=size // 2, count_include_pad=False)
+    pad = size // 2
+    rows = F.avg_pool2d(depth, (1, size), stride=1, padding=(0, pad), count_include_pad=False)
+    neighbours = F.avg_pool2d(rows, (size, 1), stride=1, padding=(pad, 0), count_include_pad=False)
     occlusion = ((depth - neighbours) / depth.clamp(min=1e-3)).clamp(min=0)[:, 0]
     return torch.exp(-strength * occlusion)
 
 
-def _camera(radiance: torch.Tensor, scene: SceneBatch) -> torch.Tensor:
+def _camera(radiance: torch.Tensor, scene: SceneBatch, compiled: bool) -> torch.Tensor:
     """Auto exposure, tone curve, blur, read noise, sRGB gamma, 8-bit: (B, H, W, 3) uint8."""
     sensor = scene.sensor
     # Auto exposure puts the 90th percentile of luminance at 0.7, then the frame's own offset.
     luminance = radiance.mean(-1).reshape(radiance.shape[0], -1)
     level = torch.quantile(luminance[:, :: max(1, luminance.shape[1] // 4096)], 0.9, dim=1)
     gain = 0.7 / level.clamp(min=1e-4) * sensor.exposure
-    image = radiance * gain[:, None, None, None]
-    image = image / (1 + image) * 1.6  # soft shoulder instead of a hard clip
+    image = _kernel(_tone, compiled)(radiance, gain[:, None, None, None])
     image = image.permute(0, 3, 1, 2)  # (B, 3, H, W)
     blurred = [
         _gaussian_blur(frame[None], float(sigma))[0] if sigma > 0.05 else frame
@@ -314,9 +415,19 @@ def _camera(radiance: torch.Tensor, scene: SceneBatch) -> torch.Tensor:
             for seed in sensor.seed.tolist()
         ]
     )
-    image = image + noise * sensor.noise_std[:, None, None, None]
-    image = image.clamp(0, 1) ** (1 / 2.2)
-    return (image * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    return _kernel(_to_srgb8, compiled)(image, noise, sensor.noise_std[:, None, None, None])
+
+
+def _tone(radiance: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """Exposure then a soft shoulder instead of a hard clip: (B, H, W, 3) in [0, 1.6)."""
+    image = radiance * gain
+    return image / (1 + image) * 1.6
+
+
+def _to_srgb8(image: torch.Tensor, noise: torch.Tensor, noise_std: torch.Tensor) -> torch.Tensor:
+    """Add read noise, clip, sRGB-like gamma, quantise: (B, 3, H, W) -> (B, H, W, 3) uint8."""
+    noisy = (image + noise * noise_std).clamp(0, 1) ** (1 / 2.2)
+    return (noisy * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:

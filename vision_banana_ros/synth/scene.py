@@ -40,7 +40,8 @@ class Kind(IntEnum):
 
     ``half_size`` means (hx, hy, hz) for boxes and rooms, (r, r, h/2) for cylinders, (r, r, r)
     for spheres and bowls. A ``ROOM`` is a box seen from inside (floor, walls and ceiling in one
-    primitive, so a ray inside the room tests one solid instead of six).
+    primitive, so a ray inside the room tests one solid instead of six). An ``EMPTY`` primitive
+    right after a room holds the floor's material and labels (it is never hit itself).
     """
 
     EMPTY = 0
