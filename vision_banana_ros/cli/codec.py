@@ -14,8 +14,9 @@
 """
 ``vision-banana encode`` / ``decode``: between perception outputs and Vision Banana's RGB images.
 
-``encode`` draws a real depth map the way the generator is trained to draw it; ``decode`` reads a
-generator's output (ours, or an image that Gemini returned) back into metres with a confidence.
+``encode`` draws real depth or normals the way the generator is trained to draw them; ``decode``
+reads a generator's output (ours, or an image that Gemini returned) back into metres or unit
+normals with a confidence.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from vision_banana_ros.cli.files import read_depth_m, read_rgb, write_npy, write_png
+from vision_banana_ros.cli.files import read_depth_m, read_normals, read_rgb, write_npy, write_png
 from vision_banana_ros.codecs.depth import decode_depth, DepthColormap, encode_depth
+from vision_banana_ros.codecs.normals import decode_normals, encode_normals
 
 __all__ = ['decode', 'encode']
 
 
 class Task(str, Enum):
     depth = 'depth'
+    normals = 'normals'
 
 
 _COLORMAP = typer.Option(help="depth colormap the image is drawn in (cube = the paper's)")
@@ -42,21 +45,28 @@ _COLORMAP = typer.Option(help="depth colormap the image is drawn in (cube = the 
 
 def encode(
     task: Annotated[Task, typer.Argument(help='what the input holds')],
-    source: Annotated[Path, typer.Argument(help='depth map: .npy (metres) or 16-bit PNG')],
+    source: Annotated[
+        Path,
+        typer.Argument(help='depth: .npy (metres) or 16-bit PNG; normals: (H, W, 3) .npy'),
+    ],
     out: Annotated[Path, typer.Option('--out', help='RGB PNG to write')],
     depth_scale: Annotated[
         float, typer.Option(help='metres per stored unit (0.001 for millimetre PNGs)')
     ] = 1.0,
     colormap: Annotated[DepthColormap, _COLORMAP] = 'cube',
 ) -> None:
-    """Draw a depth map as the RGB image Vision Banana would generate for it."""
+    """Draw depth or normals as the RGB image Vision Banana would generate for them."""
+    if task is Task.normals:
+        normals = read_normals(source)
+        write_png(out, np.asarray(encode_normals(normals)))
+        valid = np.isfinite(normals).all(-1)
+        typer.echo(f'normals: {source} ({valid.mean():.0%} valid) -> {out} [optical frame]')
+        return
     depth_m = read_depth_m(source, depth_scale)
-    rgb = encode_depth(depth_m, colormap)
-    assert isinstance(rgb, np.ndarray)
-    write_png(out, rgb)
+    write_png(out, np.asarray(encode_depth(depth_m, colormap)))
     valid = np.isfinite(depth_m)
     typer.echo(
-        f'{task.value}: {source} ({depth_m.shape[1]}x{depth_m.shape[0]}, '
+        f'depth: {source} ({depth_m.shape[1]}x{depth_m.shape[0]}, '
         f'{valid.mean():.0%} valid, {_range(depth_m)}) -> {out} [{colormap}]'
     )
 
@@ -67,17 +77,35 @@ def decode(
     out: Annotated[Path, typer.Option('--out', help='folder for the decoded files')],
     colormap: Annotated[DepthColormap, _COLORMAP] = 'cube',
 ) -> None:
-    """Decode a generated depth image into metres (.npy, 16-bit mm PNG) and a confidence map."""
-    decoded = decode_depth(read_rgb(source), colormap)
-    depth_m = np.asarray(decoded.depth_m)
-    confidence = np.asarray(decoded.confidence)
-    depth_mm = np.where(np.isfinite(depth_m), np.clip(np.round(depth_m * 1000.0), 1, 65535), 0)
-    write_npy(out / 'depth_m.npy', depth_m)
-    write_png(out / 'depth_mm.png', depth_mm.astype(np.uint16))
+    """
+    Decode a generated image: depth to metres, normals to unit vectors, each with confidence.
+
+    Depth gives depth_m.npy (float32 metres, NaN invalid), depth_mm.png (uint16, 0 invalid) and
+    confidence.png; normals give normals.npy ((H, W, 3) float32, optical frame x right, y down,
+    z forward, NaN invalid) and confidence.png.
+    """
+    rgb = read_rgb(source)
+    if task is Task.normals:
+        normals_decoded = decode_normals(rgb)
+        normals = np.asarray(normals_decoded.normals)
+        confidence = np.asarray(normals_decoded.confidence)
+        write_npy(out / 'normals.npy', normals)
+        summary = f'{np.isfinite(normals).all(-1).mean():.0%} valid'
+        written = 'normals.npy'
+    else:
+        depth_decoded = decode_depth(rgb, colormap)
+        depth_m = np.asarray(depth_decoded.depth_m)
+        confidence = np.asarray(depth_decoded.confidence)
+        millimetres = np.clip(np.round(depth_m * 1000.0), 1, 65535)
+        write_npy(out / 'depth_m.npy', depth_m)
+        write_png(
+            out / 'depth_mm.png', np.where(np.isfinite(depth_m), millimetres, 0).astype(np.uint16)
+        )
+        summary = f'{np.isfinite(depth_m).mean():.0%} valid, {_range(depth_m)}'
+        written = 'depth_m.npy, depth_mm.png'
     write_png(out / 'confidence.png', np.round(confidence * 255.0).astype(np.uint8))
     typer.echo(
-        f'{task.value}: {source} -> {out}/{{depth_m.npy, depth_mm.png, confidence.png}}: '
-        f'{np.isfinite(depth_m).mean():.0%} valid, {_range(depth_m)}, '
+        f'{task.value}: {source} -> {out}/{{{written}, confidence.png}}: {summary}, '
         f'median confidence {np.median(confidence):.3f}'
     )
 

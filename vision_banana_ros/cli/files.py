@@ -29,7 +29,15 @@ import tempfile
 import cv2
 import numpy as np
 
-__all__ = ['InputFileError', 'atomic_path', 'read_depth_m', 'read_rgb', 'write_npy', 'write_png']
+__all__ = [
+    'InputFileError',
+    'atomic_path',
+    'read_depth_m',
+    'read_normals',
+    'read_rgb',
+    'write_npy',
+    'write_png',
+]
 
 
 class InputFileError(ValueError):
@@ -71,6 +79,29 @@ def read_depth_m(path: Path, depth_scale: float) -> np.ndarray:
     depth_m = raw.astype(np.float32) * np.float32(depth_scale)
     depth_m[~np.isfinite(depth_m) | (depth_m <= 0)] = np.nan
     return depth_m
+
+
+def read_normals(path: Path) -> np.ndarray:
+    """
+    Read unit normals from an (H, W, 3) .npy array in the camera optical frame.
+
+    :param path: the .npy file.
+    :return: (H, W, 3) float32.
+    :raises InputFileError: if the file is missing, unreadable or not (H, W, 3) floats.
+    """
+    try:
+        normals: np.ndarray = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InputFileError(f'{path}: not a readable .npy array ({err})') from err
+    if (
+        normals.ndim != 3
+        or normals.shape[-1] != 3
+        or not np.issubdtype(normals.dtype, np.floating)
+    ):
+        raise InputFileError(
+            f'{path}: expected (H, W, 3) float normals, got {normals.dtype} {normals.shape}'
+        )
+    return normals.astype(np.float32)
 
 
 @contextlib.contextmanager

@@ -42,3 +42,7 @@ def main() -> None:
     except (ValueError, FileNotFoundError) as err:
         typer.echo(f'vision-banana: error: {err}', err=True)
         sys.exit(2)
+
+
+if __name__ == '__main__':
+    main()
