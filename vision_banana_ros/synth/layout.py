@@ -323,7 +323,8 @@ def _room(
     for shelf in (o for o in objects if o.class_name == 'shelf'):
         supports += [(shelf, level) for level in shelf_levels_m(shelf.size_m[2])]
     for support, top in supports:
-        count = int(rng.integers(5, 12) if tabletop and support in tables else rng.integers(0, 6))
+        on_table = support in tables
+        count = int(rng.integers(5, 12) if tabletop and on_table else rng.integers(2 if on_table else 0, 6))
         for obj in _scatter_on(rng, support, top, count, next_id, bank):
             objects.append(obj)
             next_id += 1
@@ -514,9 +515,12 @@ def _room_lights(
     room_w, room_d, room_h = room
     warmth = rng.uniform(0.0, 0.25)
     tint = np.array([1.0, 1.0 - warmth * 0.5, 1.0 - warmth])
-    # A ceiling light that casts shadows, and a weaker fill light near the camera.
-    position = (*rng.uniform([-room_w / 3, -room_d / 3], [room_w / 3, room_d / 3]), room_h - 0.15)
-    lights = [Light(_vec3(position), _vec3(rng.uniform(3.0, 9.0) * tint), True)]
+    # One or two ceiling lights that cast shadows, and a weaker fill light near the camera.
+    lights = []
+    for _ in range(1 if rng.random() < 0.7 else 2):
+        corner = rng.uniform([-room_w / 3, -room_d / 3], [room_w / 3, room_d / 3])
+        position = (*corner, room_h - 0.15)
+        lights.append(Light(_vec3(position), _vec3(rng.uniform(3.0, 9.0) * tint), True))
     eye = camera.T_world_camera[:3, 3]
     fill = eye + rng.uniform(-1.0, 1.0, 3) + np.array([0.0, 0.0, 0.5])
     fill[2] = min(fill[2], room_h - 0.1)
