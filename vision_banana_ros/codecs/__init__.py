@@ -22,13 +22,35 @@ Exact, invertible maps between perception outputs and the RGB images a generator
 from vision_banana_ros.codecs.depth import decode_depth, DecodedDepth, encode_depth
 from vision_banana_ros.codecs.errors import CodecError
 from vision_banana_ros.codecs.normals import decode_normals, DecodedNormals, encode_normals
+from vision_banana_ros.codecs.segmentation import (
+    decode_instances,
+    decode_referring,
+    decode_semantic,
+    DecodedInstances,
+    DecodedSemantic,
+    distinct_palette,
+    encode_instances,
+    encode_referring,
+    encode_semantic,
+    parse_colour,
+)
 
 __all__ = [
     'CodecError',
     'DecodedDepth',
+    'DecodedInstances',
     'DecodedNormals',
+    'DecodedSemantic',
     'decode_depth',
+    'decode_instances',
     'decode_normals',
+    'decode_referring',
+    'decode_semantic',
+    'distinct_palette',
     'encode_depth',
+    'encode_instances',
     'encode_normals',
+    'encode_referring',
+    'encode_semantic',
+    'parse_colour',
 ]
