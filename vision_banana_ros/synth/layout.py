@@ -79,6 +79,8 @@ class SceneObject:
     :ivar texture_mix: how strongly the texture modulates the colour.
     :ivar shininess: Blinn-Phong exponent, 0 for matte.
     :ivar support: instance id of what it stands on; 0 for the floor or nothing.
+    :ivar colour_is_named: whether ``colour_name`` describes what a person sees (False for
+        objects wrapped in a photographic print, whose colour is the print's).
     """
 
     instance_id: int
@@ -94,6 +96,7 @@ class SceneObject:
     texture_mix: float = 0.0
     shininess: float = 0.0
     support: int = 0
+    colour_is_named: bool = True
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ class Scene:
     :ivar exposure: exposure multiplier on top of auto exposure.
     :ivar blur_sigma_px: camera blur.
     :ivar noise_std: read noise on [0, 1] intensities.
+    :ivar noise_seed: seed of the frame's sensor noise (the scene seed unless a sequence of
+        frames of one scene sets its own per frame).
+    :ivar tags: free-form numbers a caller attaches (e.g. a trajectory's frame index).
     """
 
     seed: int
@@ -159,7 +165,12 @@ class Scene:
     exposure: float
     blur_sigma_px: float
     noise_std: float
+    noise_seed: int = -1
     tags: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.noise_seed < 0:
+            object.__setattr__(self, 'noise_seed', self.seed)
 
     def find(self, instance_id: int) -> SceneObject:
         """
@@ -247,6 +258,7 @@ def _make_object(
         texture_mix=mix,
         shininess=float(rng.choice([0.0, 8.0, 32.0, 96.0])),
         support=support,
+        colour_is_named=texture not in bank.photo,
     )
 
 
@@ -324,7 +336,8 @@ def _room(
         supports += [(shelf, level) for level in shelf_levels_m(shelf.size_m[2])]
     for support, top in supports:
         on_table = support in tables
-        count = int(rng.integers(5, 12) if tabletop and on_table else rng.integers(2 if on_table else 0, 6))
+        fewest = 5 if tabletop and on_table else 2 if on_table else 0
+        count = int(rng.integers(fewest, 12 if tabletop and on_table else 6))
         for obj in _scatter_on(rng, support, top, count, next_id, bank):
             objects.append(obj)
             next_id += 1
@@ -653,7 +666,7 @@ def batch_scenes(scenes: Sequence[Scene], device: torch.device | str = 'cpu') ->
             exposure=torch.tensor([s.exposure for s in scenes], device=device),
             blur_sigma_px=torch.tensor([s.blur_sigma_px for s in scenes], device=device),
             noise_std=torch.tensor([s.noise_std for s in scenes], device=device),
-            seed=torch.tensor([s.seed for s in scenes], device=device),
+            seed=torch.tensor([s.noise_seed for s in scenes], device=device),
         ),
         K=torch.tensor(np.stack([s.camera.K for s in scenes]), dtype=torch.float32, device=device),
         T_world_camera=torch.tensor(
