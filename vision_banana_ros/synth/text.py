@@ -373,7 +373,8 @@ def _project(scene: Scene, objects: Sequence[SceneObject]) -> tuple[np.ndarray, 
     lo = np.where(in_front[:, 1:], corners, np.inf).min(1)
     hi = np.where(in_front[:, 1:], corners, -np.inf).max(1)
     seen = in_front[:, 1:].sum(1) >= 2
-    width = np.where(seen, hi - lo, 0.0)
+    lo, hi = np.where(seen, lo, 0.0), np.where(seen, hi, 0.0)  # no inf - inf for unseen boxes
+    width = hi - lo
     cut = (u[:, 1:].min(1) < 0.0) | (u[:, 1:].max(1) > last)
     centre = np.where(cut & seen, (lo + hi) / 2, u[:, 0])
     valid = in_front[:, 0]

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ['PHOTOS', 'TEXTURE_PX', 'TextureBank', 'texture_bank']
+__all__ = ['PHOTOS', 'TEXTURE_PX', 'TextureBank', 'read_photo', 'texture_bank']
 
 TEXTURE_PX = 128
 """Side of every texture in the bank, pixels."""
@@ -80,7 +80,7 @@ def texture_bank(seed: int = 0) -> TextureBank:
     :raises FileNotFoundError: if scikit-image is not installed.
     """
     rng = np.random.default_rng(seed)
-    photos = [crop for name in PHOTOS for crop in _crops(_read_photo(name), rng)]
+    photos = [crop for name in PHOTOS for crop in _crops(read_photo(name), rng)]
     details = [_desaturate(p) for p in photos[::2]]
     details += [_wood(rng) for _ in range(_PROCEDURAL_PER_KIND)]
     details += [_fractal(rng) for _ in range(_PROCEDURAL_PER_KIND)]
@@ -95,7 +95,14 @@ def texture_bank(seed: int = 0) -> TextureBank:
     )
 
 
-def _read_photo(name: str) -> np.ndarray:
+def read_photo(name: str) -> np.ndarray:
+    """
+    Read one of the scikit-image sample photographs from its installed wheel.
+
+    :param name: one of ``PHOTOS``.
+    :return: (H, W, 3) float32 RGB in [0, 1].
+    :raises FileNotFoundError: if scikit-image or the image is missing.
+    """
     spec = importlib.util.find_spec('skimage')
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError('scikit-image is not installed; the texture bank needs its images')
