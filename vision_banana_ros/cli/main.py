@@ -20,7 +20,7 @@ import sys
 
 import typer
 
-from vision_banana_ros.cli import codec
+from vision_banana_ros.cli import codec, train
 
 __all__ = ['app', 'main']
 
@@ -32,6 +32,7 @@ app = typer.Typer(
 )
 app.command()(codec.encode)
 app.command()(codec.decode)
+app.command()(train.train)
 
 
 def main() -> None:

@@ -1,0 +1,62 @@
+# Copyright 2026 The vision_banana_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""``vision-banana train``: train or resume VB-Mini for a wall-clock budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vision_banana_ros.model.weights import WEIGHTS_DIR
+from vision_banana_ros.training.config import MixtureConfig
+from vision_banana_ros.training.loop import train as train_loop
+from vision_banana_ros.training.loop import TrainConfig
+
+__all__ = ['train']
+
+
+def train(
+    run_dir: Annotated[Path, typer.Argument(help='run folder; resumed if it holds a checkpoint')],
+    minutes: Annotated[float, typer.Option(help='wall-clock budget of this invocation')] = 60.0,
+    batch_size: Annotated[int, typer.Option(help='examples per step')] = 8,
+    learning_rate: Annotated[float, typer.Option(help='AdamW peak learning rate')] = 3e-4,
+    workers: Annotated[int, typer.Option(help='data-loading processes')] = 1,
+    threads: Annotated[int, typer.Option(help='torch threads (0: default)')] = 0,
+    eval_frames: Annotated[int, typer.Option(help='held-out frames scored at the end')] = 16,
+    device: Annotated[str, typer.Option(help='auto, cpu or cuda')] = 'auto',
+    publish: Annotated[
+        bool, typer.Option(help=f'write the weights to {WEIGHTS_DIR} if they score better')
+    ] = False,
+) -> None:
+    """Train VB-Mini on the synthetic task mixture; checkpoints let a killed run resume."""
+    config = TrainConfig(
+        minutes=minutes,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        workers=workers,
+        threads=threads or None,
+        eval_frames=eval_frames,
+        device=device,
+    )
+    result = train_loop(
+        run_dir, config, MixtureConfig(), publish_to=WEIGHTS_DIR if publish else None
+    )
+    typer.echo(
+        f'step {result.step}, {result.examples_seen} examples, {result.seconds:.0f} s, '
+        f'loss {result.last_loss:.4f}, published: {result.published}'
+    )
+    typer.echo(json.dumps(result.metrics, indent=2))
