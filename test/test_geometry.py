@@ -285,6 +285,12 @@ def test_backproject_invalid_depth_gives_nan_point(value: float) -> None:
     assert np.isfinite(np.delete(points.reshape(-1, 3), 4 * 16 + 5, axis=0)).all()
 
 
+def test_backproject_is_differentiable_in_depth() -> None:
+    depth = torch.rand(2, 10, 16, dtype=torch.float64) + 0.5
+    depth.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda d: backproject(d, K_SMALL), (depth,))
+
+
 @pytest.mark.parametrize('batch', [(), (2,), (2, 3)], ids=str)
 def test_backproject_torch_batches_stay_on_device(
     batch: tuple[int, ...], device: torch.device
@@ -594,6 +600,29 @@ def test_rgb_is_pcl_packed_bytes_b_g_r_zero() -> None:
     assert raw[0, 0, 12:16].tolist() == [0x56, 0x34, 0x12, 0]
     assert raw[0, 1, 12:16].tolist() == [128, 0, 255, 0]
     assert packed.data['rgb'].view('<u4').tolist() == [[0x00123456, 0x00FF0080]]
+
+
+def test_every_packed_field_holds_the_clouds_bits() -> None:
+    cloud = _full_cloud(height=7, width=5)
+    packed = pack_pointcloud2(cloud)
+    assert cloud.rgb is not None and cloud.normals is not None
+    r, g, b = (cloud.rgb[..., c].astype(np.uint32) for c in range(3))
+    expected = {
+        'x': cloud.xyz[..., 0].view('<u4'),
+        'y': cloud.xyz[..., 1].view('<u4'),
+        'z': cloud.xyz[..., 2].view('<u4'),
+        'rgb': (r << 16) | (g << 8) | b,
+        'label': cloud.label,
+        'instance': cloud.instance,
+        'normal_x': cloud.normals[..., 0].view('<u4'),
+        'normal_y': cloud.normals[..., 1].view('<u4'),
+        'normal_z': cloud.normals[..., 2].view('<u4'),
+        'confidence': cloud.confidence.view('<u4') if cloud.confidence is not None else None,
+    }
+    raw = np.frombuffer(packed.to_bytes(), dtype=np.uint8).reshape(7, 5, packed.point_step)
+    for name, offset, _, _ in packed.fields:
+        bits = np.ascontiguousarray(raw[..., offset : offset + 4]).view('<u4')[..., 0]
+        np.testing.assert_array_equal(bits, expected[name], err_msg=name)  # NaN bits too
 
 
 def test_pack_rejects_anything_but_an_organised_cloud() -> None:

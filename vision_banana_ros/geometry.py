@@ -404,12 +404,17 @@ def _backproject(depth: torch.Tensor, intrinsics: CameraIntrinsics) -> torch.Ten
     """Back-project a checked (..., H, W) depth tensor to (..., H, W, 3) points."""
     dtype = torch.float64 if depth.dtype == torch.float64 else torch.float32
     z = depth.to(dtype)
-    z = torch.where(torch.isfinite(z) & (z > 0), z, math.nan)  # (..., H, W)
+    z = torch.where((z > 0) & (z < math.inf), z, math.nan)  # (..., H, W); NaN fails both
     rows = torch.arange(intrinsics.height, dtype=dtype, device=depth.device)
     cols = torch.arange(intrinsics.width, dtype=dtype, device=depth.device)
-    x_per_z = ((cols - intrinsics.cx) / intrinsics.fx).expand_as(z)  # (..., H, W)
-    y_per_z = ((rows - intrinsics.cy) / intrinsics.fy).unsqueeze(-1).expand_as(z)
-    return torch.stack((x_per_z * z, y_per_z * z, z), dim=-1)  # (..., H, W, 3)
+    x_per_z = (cols - intrinsics.cx) / intrinsics.fx  # (W,)
+    y_per_z = ((rows - intrinsics.cy) / intrinsics.fy).unsqueeze(-1)  # (H, 1)
+    # Filled channel by channel: stacking along a last axis of 3 is slow on the CPU.
+    points = z.new_empty((*z.shape, 3))  # (..., H, W, 3)
+    points[..., 0] = x_per_z * z
+    points[..., 1] = y_per_z * z
+    points[..., 2] = z
+    return points
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,12 +643,13 @@ def pack_pointcloud2(cloud: OrganisedCloud) -> PackedCloud:
         }
     )
     height, width = cloud.xyz.shape[:2]
-    data = np.zeros((height, width), dtype=dtype)
+    data = np.empty((height, width), dtype=dtype)  # the fields below cover every byte
     for axis, name in enumerate('xyz'):
         data[name] = cloud.xyz[..., axis]
     if cloud.rgb is not None:
-        channels = cloud.rgb.astype(np.uint32)
-        packed = (channels[..., 0] << 16) | (channels[..., 1] << 8) | channels[..., 2]
+        packed = np.zeros((height, width), dtype='<u4')  # 0x00RRGGBB: bytes B G R 0
+        for byte, channel in enumerate((2, 1, 0)):
+            packed.view(np.uint8)[..., byte::4] = cloud.rgb[..., channel]
         data['rgb'].view('<u4')[...] = packed  # integer bits, never float arithmetic
     for name in ('label', 'instance', 'confidence'):
         value = getattr(cloud, name)

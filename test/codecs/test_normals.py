@@ -226,6 +226,37 @@ def test_decoded_length_below_threshold_is_nan() -> None:
     np.testing.assert_array_equal(np.isnan(stricter.normals).all(-1)[0], raw_length < 0.9)
 
 
+@pytest.mark.parametrize('frame', ['optical', 'paper'])
+def test_decoding_matches_the_float64_formula_on_a_colour_cube(frame: str) -> None:
+    levels = np.arange(0, 256, 3, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing='ij'), axis=-1)  # (86,) * 3
+    decoded = decode_normals(rgb, frame)
+    sign = np.array([-1.0, -1.0, -1.0] if frame == 'optical' else [-1.0, 1.0, 1.0])
+    raw = sign * (rgb.astype(np.float64) * 2.0 / 255.0 - 1.0)
+    length = np.linalg.norm(raw, axis=-1)
+    valid = length >= MIN_DECODED_LENGTH
+    np.testing.assert_array_equal(np.isfinite(decoded.normals).all(-1), valid)
+    unit = raw[valid] / length[valid, None]
+    np.testing.assert_allclose(decoded.normals[valid], unit, atol=3e-7)
+    confidence = np.where(valid, np.exp(-0.5 * ((length - 1.0) / 0.1) ** 2), 0.0)
+    np.testing.assert_allclose(decoded.confidence, confidence, atol=1e-5)  # float32 length
+
+
+@pytest.mark.parametrize('frame', ['optical', 'paper'])
+def test_encoding_matches_the_float64_formula(frame: str) -> None:
+    # Rounding to nearest, ties up; float32 arithmetic may move a level sitting within an ulp
+    # of a tie, so allow one level on a handful of channels.
+    normals = np.random.default_rng(4).normal(size=(200, 300, 3)).astype(np.float32)
+    rgb = encode_normals(normals, frame).astype(np.int64)
+    sign = np.array([-1.0, -1.0, -1.0] if frame == 'optical' else [-1.0, 1.0, 1.0])
+    unit = (
+        normals.astype(np.float64) / np.linalg.norm(normals.astype(np.float64), axis=-1)[..., None]
+    )
+    expected = np.floor(np.clip((1.0 + sign * unit) * 0.5, 0.0, 1.0) * 255.0 + 0.5)
+    difference = np.abs(rgb - expected)
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-4
+
+
 def test_off_sphere_colour_gets_low_confidence() -> None:
     # Black decodes to raw (1, 1, 1): a direction, but length sqrt(3), far off the unit sphere.
     rgb = np.array([[[0, 0, 0], [128, 128, 255], [40, 128, 200]]], dtype=np.uint8)

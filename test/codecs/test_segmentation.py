@@ -365,6 +365,61 @@ def test_semantic_labels_survive_noise_blur_and_jpeg(kind: str, degradation: str
     assert (decoded == labels).mean() >= 0.93  # measured >= 0.95, edges included
 
 
+def _nearest_two_reference(rgb: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Brute force in int64: index of the nearest colour (first of ties), d1^2 and d2^2."""
+    offsets = rgb.reshape(-1, 1, 3).astype(np.int64) - colours.astype(np.int64)[None]
+    distance_sq = (offsets**2).sum(-1)  # (P, N)
+    ordered = np.sort(distance_sq, axis=1)
+    second = ordered[:, 1] if colours.shape[0] > 1 else np.full(len(ordered), -1)
+    return distance_sq.argmin(axis=1), ordered[:, 0], second
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    classes=st.integers(1, 100),
+    seed=st.integers(0, 2**32 - 1),
+    ties=st.booleans(),
+)
+def test_semantic_decode_is_the_exact_nearest_and_second_nearest_colour(
+    classes: int, seed: int, ties: bool
+) -> None:
+    # Up to 100 classes covers both the float32 (<= 64) and float64 scoring paths; midpoints of
+    # two class colours put pixels exactly between classes, where the first class wins.
+    rng = np.random.default_rng(seed)
+    colours = distinct_palette(classes).numpy()
+    rgb = rng.integers(0, 256, (6, 50, 3), dtype=np.uint8)
+    if ties:
+        pairs = colours[rng.integers(0, classes, (2, 300))].astype(np.int64)
+        rgb = ((pairs[0] + pairs[1]) // 2).astype(np.uint8).reshape(6, 50, 3)
+    decoded = decode_semantic(rgb, colours, math.inf)
+    index, d1_sq, d2_sq = _nearest_two_reference(rgb, colours)
+    np.testing.assert_array_equal(decoded.labels.reshape(-1), index + 1)
+    distance = decoded.distance_rgb.reshape(-1).astype(np.float64)
+    np.testing.assert_array_equal(np.round(distance**2), d1_sq)
+    expected = 1.0 - np.sqrt(d1_sq) / np.sqrt(d2_sq) if classes > 1 else np.ones(len(d1_sq))
+    np.testing.assert_allclose(decoded.confidence.reshape(-1), expected, atol=1e-6)
+
+
+def test_semantic_decode_is_exact_with_reduced_precision_matmuls() -> None:
+    # The scores are products of 8-bit levels and 2**k times 8-bit colours: TF32 and bf16
+    # matmul inputs (set_float32_matmul_precision 'high' / 'medium') represent them exactly.
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    colours = distinct_palette(30)
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision('highest')
+    try:
+        highest = decode_semantic(rgb, colours)
+        mask = decode_referring(rgb, 'yellow', 'navy', ['red'])
+        for precision in ('high', 'medium'):
+            torch.set_float32_matmul_precision(precision)
+            decoded = decode_semantic(rgb, colours)
+            np.testing.assert_array_equal(decoded.labels, highest.labels)
+            np.testing.assert_array_equal(decoded.distance_rgb, highest.distance_rgb)
+            np.testing.assert_array_equal(decode_referring(rgb, 'yellow', 'navy', ['red']), mask)
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
 @pytest.mark.parametrize(
     ('call', 'match'),
     [
@@ -407,6 +462,22 @@ def test_referring_excludes_the_other_named_objects() -> None:
     np.testing.assert_array_equal(
         decode_referring(rgb, others=['green']), [[True, False, False, False]]
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), others=st.integers(0, 4))
+def test_referring_mask_is_the_exact_nearest_colour_rule(seed: int, others: int) -> None:
+    rng = np.random.default_rng(seed)
+    colours = distinct_palette(2 + others, avoid=['black']).numpy()
+    rgb = rng.integers(0, 256, (7, 40, 3), dtype=np.uint8)
+    pairs = colours[rng.integers(0, len(colours), (2, 7 * 20))].astype(np.int64)
+    rgb[:, :20] = ((pairs[0] + pairs[1]) // 2).reshape(7, 20, 3)  # midpoints: exact ties
+    target, rest = colours[0], colours[1:]
+    mask = decode_referring(rgb, tuple(target), tuple(rest[0]), [tuple(c) for c in rest[1:]])
+    offsets = rgb.reshape(-1, 1, 3).astype(np.int64) - colours.astype(np.int64)[None]
+    distance_sq = (offsets**2).sum(-1)  # (P, 2 + others)
+    expected = distance_sq[:, 0] < distance_sq[:, 1:].min(axis=1)  # ties: not the target
+    np.testing.assert_array_equal(mask.reshape(-1), expected)
 
 
 def test_referring_ties_do_not_count_as_the_target() -> None:
@@ -542,6 +613,27 @@ def test_the_size_floor_is_a_fraction_of_the_image() -> None:
     blob[10:15, 10:16] = (255, 0, 0)  # 30 px < 2e-4 * 400 * 400 = 32
     assert decode_instances(blob).instance_ids.max() == 0
     assert decode_instances(blob, theta_size=1e-4).instance_ids.max() == 1
+
+
+@pytest.mark.parametrize('degradation', ['none', 'all'])
+@pytest.mark.parametrize('offset', [(1, 0), (0, 1), (3, 5)], ids=str)
+def test_instances_do_not_depend_on_where_the_scene_sits(
+    degradation: str, offset: tuple[int, int]
+) -> None:
+    # Colours are split into components in crops around each colour, aligned to even pixels
+    # so that OpenCV numbers components as in the whole image: a shifted scene decodes alike.
+    rgb = encode_instances(_shapes(), PAPER_BACKGROUND)
+    if degradation != 'none':
+        rgb = _degrade(rgb, degradation)
+    top, left = offset
+    shifted = np.empty((128 + top, 128 + left, 3), dtype=np.uint8)
+    shifted[...] = PAPER_BACKGROUND
+    shifted[top:, left:] = rgb
+    decoded = decode_instances(rgb, PAPER_BACKGROUND)
+    moved = decode_instances(shifted, PAPER_BACKGROUND)
+    np.testing.assert_array_equal(moved.instance_ids[top:, left:], decoded.instance_ids)
+    np.testing.assert_array_equal(moved.areas_px, decoded.areas_px)
+    np.testing.assert_array_equal(moved.colours, decoded.colours)
 
 
 def test_instance_decode_is_torch_in_torch_out(device: torch.device) -> None:

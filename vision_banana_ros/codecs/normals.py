@@ -124,16 +124,19 @@ def encode_normals(normals: ArrayLike, frame: str = 'optical') -> ArrayLike:
     vectors = as_tensor(normals, 'normals', error=CodecError)
     check_image(vectors, 'normals', channels=3, dtypes=_FLOATS, error=CodecError)
     work = vectors.to(torch.float64 if vectors.dtype == torch.float64 else torch.float32)
+    # Channel by channel: arithmetic across a last axis of 3 does not vectorise on the CPU.
+    magnitude = work.abs()  # (..., H, W, 3)
+    largest = torch.maximum(torch.maximum(magnitude[..., 0], magnitude[..., 1]), magnitude[..., 2])
+    valid = (largest > 0) & (largest < math.inf)  # (..., H, W); NaN fails both
     # Divide by the largest component first: tiny or huge vectors normalise without under/overflow.
-    largest = work.abs().amax(dim=-1, keepdim=True)  # (..., H, W, 1)
-    valid = torch.isfinite(work).all(dim=-1, keepdim=True) & (largest > 0)
-    scaled = work / torch.where(valid, largest, torch.ones_like(largest))
-    unit = scaled / torch.linalg.vector_norm(scaled, dim=-1, keepdim=True)  # (..., H, W, 3)
-    sign = torch.tensor(signs, dtype=work.dtype, device=work.device)
-    level = ((1.0 + sign * unit) * 0.5).clamp(0.0, 1.0) * 255.0
-    rgb = torch.floor(level + 0.5).to(torch.uint8)  # round to nearest, ties up: 127.5 -> 128
-    invalid_rgb = torch.tensor(INVALID_NORMAL_RGB, dtype=torch.uint8, device=work.device)
-    rgb = torch.where(valid, rgb, invalid_rgb)
+    scaled = [work[..., axis] / largest for axis in range(3)]  # (..., H, W) each
+    length = _length(scaled)
+    rgb = torch.empty(work.shape, dtype=torch.uint8, device=work.device)
+    for axis, (sign, invalid) in enumerate(zip(signs, INVALID_NORMAL_RGB, strict=True)):
+        unit = scaled[axis] / (length if sign > 0 else -length)  # sign * n, exact
+        level = unit.add_(1.0).mul_(0.5).clamp_(0.0, 1.0).mul_(255.0)
+        level = level.add_(0.5).floor_()  # round to nearest, ties up: 127.5 -> 128
+        rgb[..., axis] = torch.where(valid, level, float(invalid))
     return like(rgb, normals)
 
 
@@ -163,17 +166,36 @@ def decode_normals(
         raise CodecError(f'sigma_length must be a positive length, got {sigma_length}')
     image = as_tensor(rgb, 'rgb', error=CodecError)
     check_image(image, 'rgb', channels=3, dtypes=(torch.uint8,), error=CodecError)
-    sign = torch.tensor(signs, dtype=torch.float32, device=image.device)
-    raw = sign * (image.to(torch.float32) * (2.0 / 255.0) - 1.0)  # (..., H, W, 3)
-    length = torch.linalg.vector_norm(raw, dim=-1)  # (..., H, W)
+    raw = image.to(torch.float32).mul_(2.0 / 255.0).sub_(1.0)  # (..., H, W, 3), before signs
+    if all(sign < 0 for sign in signs):
+        raw.neg_()
+    else:
+        for axis, sign in enumerate(signs):
+            if sign < 0:
+                raw[..., axis].neg_()
+    length = _length([raw[..., axis] for axis in range(3)])  # (..., H, W)
     valid = length >= min_length
-    normals = torch.where(valid.unsqueeze(-1), raw / length.unsqueeze(-1), math.nan)
+    divisor = torch.where(valid, length, math.nan)  # NaN normals where invalid
+    normals = torch.empty_like(raw)
+    for axis in range(3):
+        torch.div(raw[..., axis], divisor, out=normals[..., axis])
     confidence = torch.exp(torch.square((length - 1.0) / sigma_length) * -0.5)
     confidence = torch.where(valid, confidence, 0.0)
     return DecodedNormals(normals=like(normals, rgb), confidence=like(confidence, rgb))
 
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _length(components: list[torch.Tensor]) -> torch.Tensor:
+    """
+    Euclidean length of vectors given as three component tensors.
+
+    :param components: x, y, z, (..., H, W) each (views of a channels-last tensor are fine).
+    :return: (..., H, W) ``sqrt((x * x + y * y) + z * z)``.
+    """
+    x, y, z = components
+    return (x * x).addcmul_(y, y).addcmul_(z, z).sqrt_()
 
 
 def _channel_signs(frame: str) -> tuple[float, float, float]:

@@ -117,7 +117,7 @@ _PALETTE_SEEDS: tuple[Rgb, ...] = (
 _PREFERRED_ALIASES = frozenset({'cyan', 'magenta'})  # over 'aqua' / 'fuchsia'
 _HISTOGRAM_BIN = 8  # instance colour clustering: 32 ** 3 bins of 8 levels
 _MEAN_SHIFT_STEPS = 20
-_CHUNK_SCORES = 1 << 22  # pixels x colours per nearest-colour block (16 MiB of float32)
+_CHUNK_SCORES = 1 << 20  # pixels x colours per block of scores (4 MiB of float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,8 +307,8 @@ def decode_semantic(
     check_image(image, 'rgb', channels=3, dtypes=(torch.uint8,), error=CodecError)
     table = class_colour_table(class_colours).to(image.device)
     index, d1, d2 = _nearest_two(image.reshape(-1, 3), table)  # (P,) each
-    labels = torch.where(d1 <= max_distance_rgb, index + 1, torch.zeros_like(index))
-    confidence = torch.where(torch.isinf(d2), torch.ones_like(d1), 1.0 - d1 / d2)
+    labels = torch.where(d1 <= max_distance_rgb, index + 1, 0)
+    confidence = torch.ones_like(d1) if table.shape[0] == 1 else 1.0 - d1 / d2  # d2 > 0
     spatial = image.shape[:-1]
     return DecodedSemantic(
         labels=like(labels.to(torch.uint16).reshape(spatial), rgb),
@@ -360,10 +360,14 @@ def decode_referring(
     """
     image = as_tensor(rgb, 'rgb', error=CodecError)
     check_image(image, 'rgb', channels=3, dtypes=(torch.uint8,), error=CodecError)
-    table = class_colour_table([target, background, *others]).to(image.device)
+    colours = class_colour_table([target, background, *others]).to(image.device, torch.float32)
+    # |p - t|^2 < |p - o|^2  <=>  2 (o - t) . p < |o|^2 - |t|^2: one product per other colour o,
+    # exact in float32 (integers below 2**19; 2 (o - t) has 8 significant bits, so TF32 and
+    # bf16 matmul inputs stay exact too).
+    normal = 2.0 * (colours[1:] - colours[0])  # (M, 3)
+    limit = (colours[1:] ** 2).sum(-1, keepdim=True) - (colours[0] ** 2).sum()  # (M, 1)
     pixels = image.reshape(-1, 3).to(torch.float32)  # (P, 3)
-    distance_sq = [((pixels - colour.to(torch.float32)) ** 2).sum(-1) for colour in table]
-    mask = distance_sq[0] < torch.stack(distance_sq[1:]).amin(dim=0)  # ties: not the target
+    mask = (torch.mm(normal, pixels.T) < limit).all(dim=0)  # (M, P) -> (P,); ties: not target
     return like(mask.reshape(image.shape[:-1]), rgb)
 
 
@@ -483,7 +487,7 @@ def decode_instances(
     height, width = raw.shape[:2]
 
     # 1-2. background, colours, nearest-colour assignment
-    foreground = np.linalg.norm(raw.astype(np.float32) - bg, axis=-1) >= tau_rgb  # (H, W)
+    foreground = _distance_sq(raw, bg) >= tau_rgb**2  # (H, W)
     modes = _find_colours(raw, foreground, bg, tau_rgb, min_area_px, median_px)  # (M, 3)
     cluster = _assign_colours(raw, foreground, bg, modes, max_distance_rgb)  # (H, W), -1 = none
 
@@ -695,30 +699,50 @@ def _nearest_two(
     pixels: torch.Tensor, colours: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """
-    Nearest and second-nearest colour of each pixel, in blocks to bound memory.
+    Nearest and second-nearest 8-bit colour of each pixel, exactly, in blocks.
 
-    :param pixels: (P, 3) colours, any dtype.
-    :param colours: (N, 3) reference colours, any dtype.
-    :return: index of the nearest (P,) int64 (first wins ties), distances d1, d2 (P,) float32
-        in 8-bit levels; d2 is inf when N == 1.
+    One matrix product scores all N colours: ``key = 2**b * (|c|^2 - 2 c . p) + k`` for colour
+    k, with ``2**b >= N``. The smallest key names the nearest colour in its low b bits (the
+    first of tied colours, as ``argmin``) and the next smallest is the second nearest; adding
+    ``|p|^2`` to ``key >> b`` gives the squared distances. Keys are integers below 2**24 for
+    N <= 64, so float32 is exact (float64 above); 2**(b+1) c and the pixel levels have at most
+    8 significant bits, so TF32 or bf16 matmul inputs keep it exact (``|p|^2`` is summed
+    without a matmul). Colours are scored in rows (N, B) so that the minima are taken down
+    columns, which vectorises; reductions across a last axis of 3 or N do not.
+
+    :param pixels: (P, 3) uint8 colours.
+    :param colours: (N, 3) uint8 distinct reference colours, on the pixels' device.
+    :return: index of the nearest (P,) int32 (int64 for N > 64), distances d1, d2 (P,)
+        float32 in 8-bit levels; d2 is inf when N == 1.
     """
-    points = pixels.to(torch.float32)
-    entries = colours.to(device=pixels.device, dtype=torch.float32)  # (N, 3)
-    count = entries.shape[0]
+    count, device = colours.shape[0], pixels.device
+    bits = max(1, (count - 1).bit_length())
+    dtype, exact = (torch.float32, torch.int32) if count <= 64 else (torch.float64, torch.int64)
+    entries = colours.to(dtype)  # (N, 3)
+    weights = entries * -(2.0 ** (bits + 1))  # (N, 3)
+    ids = torch.arange(count, dtype=dtype, device=device)
+    bias = ((entries**2).sum(-1) * 2.0**bits + ids).unsqueeze(-1)  # (N, 1)
+    first = torch.empty(pixels.shape[0], dtype=dtype, device=device)  # smallest key
+    second = torch.empty_like(first)  # second smallest key
+    square = torch.empty(pixels.shape[0], dtype=torch.float32, device=device)  # |p|^2
     chunk = max(1, _CHUNK_SCORES // count)
-    index = torch.empty(points.shape[0], dtype=torch.int64, device=points.device)
-    d1 = torch.empty(points.shape[0], dtype=torch.float32, device=points.device)
-    d2 = torch.full_like(d1, math.inf)
-    for start in range(0, points.shape[0], chunk):
+    for start in range(0, pixels.shape[0], chunk):
         stop = start + chunk
-        block = points[start:stop]  # (B, 3)
-        distance_sq = ((block[:, None, :] - entries[None]) ** 2).sum(-1)  # (B, N), exact
-        top = torch.topk(distance_sq, k=min(2, count), dim=1, largest=False, sorted=True)
-        index[start:stop] = distance_sq.argmin(dim=1)  # the first of tied minima (topk: any)
-        d1[start:stop] = top.values[:, 0].sqrt()
+        block = pixels[start:stop].to(torch.float32)  # (B, 3)
+        red, green, blue = block.unbind(-1)  # (B,) each
+        torch.mul(red, red, out=square[start:stop]).addcmul_(green, green).addcmul_(blue, blue)
+        keys = torch.addmm(bias, weights, block.T.to(dtype))  # (N, B)
+        torch.amin(keys, dim=0, out=first[start:stop])
         if count > 1:
-            d2[start:stop] = top.values[:, 1].sqrt()
-    return index, d1, d2
+            nearest = first[start:stop].to(torch.int64).bitwise_and_(2**bits - 1)  # (B,)
+            keys.scatter_(0, nearest.unsqueeze(0), math.inf)
+            torch.amin(keys, dim=0, out=second[start:stop])
+    key = first.to(exact)  # (P,)
+    d1 = ((key >> bits).to(torch.float32) + square).sqrt_()
+    d2 = torch.full_like(d1, math.inf)
+    if count > 1:
+        d2 = ((second.to(exact) >> bits).to(torch.float32) + square).sqrt_()
+    return key.bitwise_and_(2**bits - 1), d1, d2
 
 
 def _integer_ids(ids: ArrayLike, name: str) -> torch.Tensor:
@@ -761,6 +785,22 @@ def _check_instance_thresholds(
         raise CodecError(f'median_px must be 1 (off), 3 or 5, got {median_px}')
 
 
+def _distance_sq(raw: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """
+    Squared distance of every pixel to one colour, exactly, by per-channel tables.
+
+    :param raw: (H, W, 3) uint8 image, C-contiguous.
+    :param colour: (3,) integer-valued colour.
+    :return: (H, W) float32 squared distances in 8-bit levels (integers, exact in float32).
+    """
+    import cv2
+
+    levels = np.arange(256, dtype=np.float32)[:, None]  # (256, 1)
+    table = ((levels - colour.astype(np.float32)) ** 2)[None]  # (1, 256, 3) per channel
+    square: np.ndarray = cv2.transform(cv2.LUT(raw, table), np.ones((1, 3), np.float32))
+    return square
+
+
 def _find_colours(
     raw: np.ndarray,
     foreground: np.ndarray,
@@ -785,7 +825,8 @@ def _find_colours(
 
     smooth = cv2.medianBlur(raw, median_px) if median_px > 1 else raw
     votes = _flat_pixels(smooth, tau_rgb) & foreground  # (H, W)
-    return _colour_modes(smooth[votes], background, tau_rgb, max(min_area_px // 4, 4))
+    packed = cv2.cvtColor(smooth, cv2.COLOR_RGB2BGRA).view('<u4')[..., 0]  # (H, W) 0xAARRGGBB
+    return _colour_modes(packed[votes], background, tau_rgb, max(min_area_px // 4, 4))
 
 
 def _assign_colours(
@@ -803,12 +844,31 @@ def _assign_colours(
     :param background: (3,) float32 background colour; it competes with the colours.
     :param modes: (M, 3) float32 instance colours.
     :param max_distance_rgb: farther than this from every colour: -1.
-    :return: (H, W) int64 colour index or -1.
+    :return: (H, W) int32 colour index or -1.
     """
-    table = torch.from_numpy(np.concatenate([background[None], modes]))  # (M + 1, 3)
-    index, nearest, _ = _nearest_two(torch.from_numpy(raw.reshape(-1, 3)), table)
-    cluster = index.numpy().reshape(raw.shape[:2]) - 1  # background -> -1
-    cluster[~foreground | (nearest.numpy().reshape(raw.shape[:2]) > max_distance_rgb)] = -1
+    colours = np.concatenate([background[None], modes]).astype(np.float32)  # (K, 3)
+    # |p - c|^2 = |p|^2 + (|c|^2 - 2 c . p): one product scores every colour of a block.
+    weights = -2.0 * colours  # (K, 3)
+    offsets = (colours * colours).sum(-1, keepdims=True)  # (K, 1)
+    pixels = raw.reshape(-1, 3)  # (P, 3)
+    index = np.zeros(len(pixels), dtype=np.int32)  # (P,) nearest colour, the first of ties
+    least = np.empty(len(pixels), dtype=np.float32)  # (P,) its |c|^2 - 2 c . p
+    chunk = max(1, _CHUNK_SCORES // len(colours))
+    for start in range(0, len(pixels), chunk):
+        stop = start + chunk
+        scores = weights @ pixels[start:stop].T.astype(np.float32)  # (K, B)
+        scores += offsets
+        nearest, low = index[start:stop], least[start:stop]
+        low[...] = scores[0]
+        for k in range(1, len(colours)):
+            nearest[scores[k] < low] = k
+            np.minimum(low, scores[k], out=low)
+    cluster = index.reshape(raw.shape[:2]) - 1  # background -> -1
+    none = ~foreground
+    if math.isfinite(max_distance_rgb):
+        square = least.reshape(raw.shape[:2]) + _distance_sq(raw, np.zeros(3, np.float32))
+        none |= square > max_distance_rgb**2
+    cluster[none] = -1
     return cluster
 
 
@@ -818,7 +878,11 @@ def _pieces(
     """
     Split each colour into 8-connected components and keep the solid ones (steps 3-5).
 
-    :param cluster: (H, W) int64 colour index, -1 = none.
+    Each colour is processed in its bounding box plus a margin of 2 pixels, the box's corner
+    on even coordinates so that OpenCV's 2x2-block labelling numbers components as it would
+    in the whole image.
+
+    :param cluster: (H, W) integer colour index, -1 = none.
     :param count: number of colours.
     :param min_area: smallest component kept, pixels.
     :param theta_erosion: smallest share of a component surviving a 3x3 erosion.
@@ -829,30 +893,37 @@ def _pieces(
     import cv2
 
     kernel = np.ones((3, 3), dtype=np.uint8)
+    height, width = cluster.shape
     piece_ids = np.zeros(cluster.shape, dtype=np.int64)
     boxes: list[np.ndarray] = []
     colour_of: list[np.ndarray] = []
     total = 0
     for k in range(count):
-        mask = (cluster == k).astype(np.uint8)
+        mask = (cluster == k).view(np.uint8)  # (H, W) 0 / 1
+        left, top, box_w, box_h = cv2.boundingRect(mask)
+        if box_w == 0:
+            continue
+        x0, y0 = max(left - 2, 0) & ~1, max(top - 2, 0) & ~1
+        x1, y1 = min(left + box_w + 2, width), min(top + box_h + 2, height)
+        mask = np.ascontiguousarray(mask[y0:y1, x0:x1])  # (h, w) crop
         if open_seams:
             mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-        found, components, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        found, components = cv2.connectedComponents(mask, connectivity=8)  # (h, w) int32
+        area = np.bincount(components.reshape(-1), minlength=found)  # (found,)
         eroded = np.bincount(components[cv2.erode(mask, kernel) > 0], minlength=found)
-        area = stats[:, cv2.CC_STAT_AREA]
         keep = np.flatnonzero((area >= min_area) & (eroded >= theta_erosion * area))
         keep = keep[keep > 0]  # component 0 is everything else
         lookup = np.zeros(found, dtype=np.int64)
         lookup[keep] = np.arange(total + 1, total + 1 + len(keep))
-        inside = mask > 0
-        piece_ids[inside] = lookup[components[inside]]
-        x, y, w, h = (stats[keep, i] for i in range(4))  # CC_STAT_LEFT, TOP, WIDTH, HEIGHT
-        boxes.append(np.stack([x, y, x + w, y + h], axis=-1))
+        piece_ids[y0:y1, x0:x1] += np.take(lookup, components)  # colours never overlap
+        for j in keep:  # only the kept pieces need a box (cheaper than OpenCV's stats)
+            x, y, w, h = cv2.boundingRect((components == j).view(np.uint8))
+            boxes.append(np.array([x + x0, y + y0, x + x0 + w, y + y0 + h]))
         colour_of.append(np.full(len(keep), k, dtype=np.int64))
         total += len(keep)
     return (
         piece_ids,
-        np.concatenate(boxes or [np.zeros((0, 4))]).astype(np.int64).reshape(-1, 4),
+        np.array(boxes, dtype=np.int64).reshape(-1, 4),
         np.concatenate(colour_of or [np.zeros(0)]).astype(np.int64),
     )
 
@@ -867,11 +938,14 @@ def _flat_pixels(smooth: np.ndarray, tau_rgb: float) -> np.ndarray:
     """
     import cv2
 
-    image = smooth.astype(np.float32)
-    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=1)  # central differences, 2 px apart
-    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=1)
-    gradient = 0.5 * np.sqrt((gx * gx + gy * gy).sum(axis=-1))  # (H, W) levels per pixel
-    flat: np.ndarray = gradient < tau_rgb
+    # Central differences, 2 px apart: (H, W, 3) integers each.
+    gx: np.ndarray = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=1)
+    gy: np.ndarray = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=1)
+    np.multiply(gx, gx, out=gx)
+    np.multiply(gy, gy, out=gy)
+    np.add(gx, gy, out=gx)
+    square = cv2.transform(gx, np.ones((1, 3), np.float32))  # (H, W) |gradient|^2, exact
+    flat: np.ndarray = square < (2.0 * tau_rgb) ** 2  # |gradient| / 2 < tau
     return flat
 
 
@@ -881,7 +955,7 @@ def _colour_modes(
     """
     Find the colours the instances were drawn in: histogram peaks refined by mean shift.
 
-    :param pixels: (P, 3) uint8 foreground colours.
+    :param pixels: (P,) uint32 foreground colours packed as ``0x..RRGGBB``.
     :param background: (3,) float32 background colour.
     :param tau_rgb: modes closer than this merge; modes this close to the background drop.
     :param min_support: fewest pixels near a mode for it to count.
@@ -892,19 +966,21 @@ def _colour_modes(
     if len(pixels) < min_support:
         return np.zeros((0, 3), dtype=np.float32)
     bins = 256 // _HISTOGRAM_BIN
-    q = pixels.astype(np.int64) // _HISTOGRAM_BIN
-    flat = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]  # (P,)
+    channels = [(pixels >> shift) & 255 for shift in (16, 8, 0)]  # r, g, b (P,) uint32 each
+    q = [channel // _HISTOGRAM_BIN for channel in channels]
+    flat = ((q[0] * bins + q[1]) * bins + q[2]).astype(np.intp)  # (P,)
     counts = np.bincount(flat, minlength=bins**3)  # (bins ** 3,) int64
     sums = np.stack(
-        [np.bincount(flat, weights=pixels[:, c], minlength=bins**3) for c in range(3)], -1
+        [
+            np.bincount(flat, weights=channel.astype(np.float64), minlength=bins**3)
+            for channel in channels  # float64 weights: bincount casts others slowly
+        ],
+        axis=-1,
     )  # (bins ** 3, 3)
     cube = counts.reshape(bins, bins, bins)
     box = ndimage.convolve(cube, np.ones((3, 3, 3), dtype=np.int64), mode='constant')  # exact
     peaks = (box == ndimage.maximum_filter(box, 3, mode='constant')) & (box >= min_support)
-    centres = (np.arange(bins**3)[:, None] // bins ** np.arange(2, -1, -1) % bins + 0.5) * (
-        _HISTOGRAM_BIN
-    )  # (bins ** 3, 3) bin centre colours
-    means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
+    means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], _bin_centres())
     seeds = means[np.flatnonzero(peaks.reshape(-1))]  # (S, 3): a peak may be an empty bin
     occupied = counts > 0
     points = means[occupied]  # (B, 3) mean colour per occupied bin
@@ -923,13 +999,24 @@ def _colour_modes(
             break
     near = ((seeds[:, None] - points[None]) ** 2).sum(-1) <= radius_sq
     support = near @ weights  # (S,)
+    order = np.argsort(-support, kind='stable')
+    candidates = seeds[order[support[order] >= min_support]]  # (C, 3) most supported first
+    candidates = candidates[np.linalg.norm(candidates - background, axis=-1) >= tau_rgb]
     modes: list[np.ndarray] = []
-    for s in np.argsort(-support, kind='stable'):
-        if support[s] < min_support or np.linalg.norm(seeds[s] - background) < tau_rgb:
-            continue
-        if all(np.linalg.norm(seeds[s] - m) >= tau_rgb for m in modes):
-            modes.append(seeds[s])
+    while len(candidates):  # keep the best, drop what lies within tau of it
+        modes.append(candidates[0])
+        candidates = candidates[np.linalg.norm(candidates - candidates[0], axis=-1) >= tau_rgb]
     return np.array(modes, dtype=np.float32).reshape(-1, 3)
+
+
+@functools.cache
+def _bin_centres() -> np.ndarray:
+    """Return the (bins ** 3, 3) centre colour of each colour histogram bin, r-major."""
+    bins = 256 // _HISTOGRAM_BIN
+    index = np.arange(bins**3)[:, None] // bins ** np.arange(2, -1, -1) % bins  # (bins ** 3, 3)
+    centres: np.ndarray = (index + 0.5) * _HISTOGRAM_BIN
+    centres.flags.writeable = False
+    return centres
 
 
 def _blend_pieces(
@@ -1076,11 +1163,17 @@ def _fill_seams(
     :param tau_rgb: distance from a two-colour mix that still counts as a seam.
     :return: (H, W) int64 labels with the reachable orphans filled.
     """
+    import cv2
+
     labels = labels.copy()
     height, width = labels.shape
-    ys, xs = np.nonzero(orphans)
+    waiting = orphans.copy()
     shifts = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+    kernel = np.ones((3, 3), dtype=np.uint8)
     for _ in range(steps):
+        # Only orphans next to an instance can join one; the others wait for a later step.
+        near = cv2.dilate((labels > 0).view(np.uint8), kernel) > 0  # (H, W)
+        ys, xs = np.nonzero(waiting & near)
         if len(ys) == 0:
             break
         pixel = raw[ys, xs].astype(np.float32)  # (Q, 3)
@@ -1096,10 +1189,11 @@ def _fill_seams(
         nearest = distance_sq.argmin(axis=1)
         choice = around[np.arange(len(ys)), nearest]  # (Q,) 0 if no labelled neighbour
         beaten = ((pixel - colours[0]) ** 2).sum(-1) <= distance_sq.min(axis=1)
-        choice[beaten & ~_seam_between(pixel, around, colours, tau_rgb)] = 0
+        beaten &= choice > 0
+        seam = _seam_between(pixel[beaten], around[beaten], colours, tau_rgb)
+        choice[np.flatnonzero(beaten)[~seam]] = 0
         labels[ys, xs] = choice  # decided on the labels before this step: fronts grow evenly
-        waiting = choice == 0  # a seam partner may be labelled by the next step
-        ys, xs = ys[waiting], xs[waiting]
+        waiting[ys, xs] = choice == 0  # a seam partner may be labelled by the next step
     return labels
 
 
@@ -1135,22 +1229,27 @@ def _instances_result(
 ) -> DecodedInstances:
     """Renumber instance labels 1..K in raster order of their first pixel; gather their stats."""
     labels = labels_hw.reshape(-1)  # (P,) label per pixel, 0 = none
-    present, first = np.unique(labels, return_index=True)
-    first, present = first[present > 0], present[present > 0]
+    first = np.full(int(labels.max()) + 1, labels.size, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(labels.size))  # first pixel of each label
+    present = np.flatnonzero(first[1:] < labels.size) + 1
     if len(present) > 65535:
         raise CodecError(f'rgb holds {len(present)} instances, more than uint16 ids allow')
-    lookup = np.zeros(int(labels.max()) + 1, dtype=np.int64)
-    lookup[present[np.argsort(first, kind='stable')]] = np.arange(1, len(present) + 1)
+    lookup = np.zeros(len(first), dtype=np.int64)
+    lookup[present[np.argsort(first[present], kind='stable')]] = np.arange(1, len(present) + 1)
     ids = lookup[labels]  # (P,) 0..K
     count = len(present)
     areas = np.bincount(ids, minlength=count + 1)[1:]
+    rows = ids * 256  # (P,) each pixel's row in a (K + 1, 256) histogram of levels
+    levels = np.arange(256, dtype=np.float64)
     sums = np.stack(
         [
-            np.bincount(ids, weights=raw[..., c].reshape(-1), minlength=count + 1)[1:]
+            np.bincount(rows + raw[..., c].reshape(-1), minlength=(count + 1) * 256)
+            .reshape(count + 1, 256)[1:]
+            .dot(levels)  # exact: integer sums below 2**53
             for c in range(3)
         ],
         axis=-1,
-    )
+    )  # (K, 3)
     colours = np.round(sums / np.maximum(areas, 1)[:, None]).astype(np.uint8)
     device = reference.device if isinstance(reference, torch.Tensor) else torch.device('cpu')
     return DecodedInstances(
