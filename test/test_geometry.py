@@ -621,7 +621,8 @@ def test_every_packed_field_holds_the_clouds_bits() -> None:
     }
     raw = np.frombuffer(packed.to_bytes(), dtype=np.uint8).reshape(7, 5, packed.point_step)
     for name, offset, _, _ in packed.fields:
-        bits = np.ascontiguousarray(raw[..., offset : offset + 4]).view('<u4')[..., 0]
+        end = offset + 4
+        bits = np.ascontiguousarray(raw[..., offset:end]).view('<u4')[..., 0]
         np.testing.assert_array_equal(bits, expected[name], err_msg=name)  # NaN bits too
 
 
