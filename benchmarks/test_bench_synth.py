@@ -42,7 +42,7 @@ def test_render_frames(
     benchmark: BenchmarkFixture, device: torch.device, height: int, width: int, compiled: bool
 ) -> None:
     bank = texture_bank().to(device)
-    settings = RenderSettings(compile=compiled)
+    settings = RenderSettings(fused=compiled)
     seeds = itertools.count()
     sync = synchronised(device)
 

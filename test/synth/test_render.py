@@ -230,3 +230,18 @@ def test_a_frame_renders_the_same_bits_alone_or_in_a_batch() -> None:
     assert torch.equal(together.rgb[1:2], alone.rgb)
     assert math.isfinite(float(together.depth_m.nanmean()))
     assert np.isfinite(together.depth_m.numpy()).mean() > 0.5
+
+
+def test_sampled_rooms_label_floor_walls_and_ceiling_with_room_ids() -> None:
+    from vision_banana_ros.synth.layout import batch_scenes, ROOM_INSTANCE, sample_scene
+    from vision_banana_ros.synth.textures import texture_bank
+
+    scenes = [sample_scene(seed, 64, 48, 'room') for seed in (112, 113, 114)]
+    out = render(batch_scenes(scenes), texture_bank().images)
+    floor, wall, ceiling = RenderSettings().room_classes
+    room_ids = set(range(ROOM_INSTANCE, ROOM_INSTANCE + 6))
+    for labels, instances in zip(out.labels, out.instances, strict=True):
+        assert set(instances[labels == floor].tolist()) <= {ROOM_INSTANCE + 5}
+        assert set(instances[(labels == wall) | (labels == ceiling)].tolist()) <= room_ids
+        objects = (labels != floor) & (labels != wall) & (labels != ceiling) & (labels > 0)
+        assert not (set(instances[objects].tolist()) & room_ids), 'objects never reuse room ids'
