@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 import torch
-
 from vision_banana_ros.codecs.depth import decode_depth, encode_depth
 from vision_banana_ros.codecs.normals import decode_normals, encode_normals
 from vision_banana_ros.codecs.segmentation import (

@@ -28,7 +28,6 @@ from conftest import synchronised
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 import torch
-
 from vision_banana_ros.synth.layout import batch_scenes, sample_scene
 from vision_banana_ros.synth.render import render, RenderSettings
 from vision_banana_ros.synth.textures import texture_bank

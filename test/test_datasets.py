@@ -23,7 +23,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from vision_banana_ros.datasets import (
     convert_to_layout,
     DATA_ENV,

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.geometry import (
     backproject,
     CameraIntrinsics,

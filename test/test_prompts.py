@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import pytest
 import torch
-
 from vision_banana_ros.codecs.depth import DEPTH_COLORMAPS
 from vision_banana_ros.codecs.segmentation import distinct_palette, parse_colour
 from vision_banana_ros.prompts import (

@@ -93,7 +93,6 @@ from typing import Any, get_args, Literal
 
 import cv2
 import numpy as np
-
 from vision_banana_ros.codecs.normals import decode_normals
 from vision_banana_ros.geometry import CameraIntrinsics
 

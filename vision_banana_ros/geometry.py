@@ -37,7 +37,6 @@ from typing import TypeAlias
 
 import numpy as np
 import torch
-
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image, like
 
 __all__ = [

@@ -38,7 +38,6 @@ import re
 from typing import TypeAlias
 
 import torch
-
 from vision_banana_ros.codecs.depth import DEPTH_COLORMAPS
 from vision_banana_ros.codecs.errors import CodecError
 from vision_banana_ros.codecs.segmentation import (

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-
 from vision_banana_ros.codecs.depth import (
     colormap_table,
     CUBE_PATH_COLOURS,

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from vision_banana_ros.codecs import encode_depth, encode_normals
 from vision_banana_ros.synth.layout import batch_scenes, sample_scene
 from vision_banana_ros.synth.render import render

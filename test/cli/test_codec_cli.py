@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
-
 from vision_banana_ros.cli.main import app
 
 RUNNER = CliRunner()
@@ -101,3 +101,32 @@ def test_the_installed_command_reports_bad_input_as_exit_2(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stderr.strip().endswith('missing.png: no such file')
     assert 'Traceback' not in result.stderr
+
+
+def test_train_command_reads_a_config_and_lets_options_override_it(tmp_path: Path) -> None:
+    import yaml
+
+    config = tmp_path / 'tiny.yaml'
+    config.write_text(
+        yaml.safe_dump(
+            {
+                'train': {'minutes': 5.0, 'batch_size': 2, 'workers': 0, 'eval_frames': 0},
+                'mixture': {'resolution': [64, 96], 'scenes_per_batch': 2},
+                'net': {
+                    'height': 64,
+                    'width': 96,
+                    'channels': [8, 16, 32, 64],
+                    'cond_dim': 64,
+                    'token_dim': 64,
+                    'head_dim': 32,
+                    'refine_channels': 8,
+                },
+            }
+        )
+    )
+    run = tmp_path / 'run'
+    result = RUNNER.invoke(app, ['train', str(run), '--config', str(config), '--minutes', '0.02'])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith('step ') and (run / 'checkpoint.pt').exists()
+    state = torch.load(run / 'checkpoint.pt', weights_only=False)
+    assert state['position'] == 2 * state['step'], "the file's batch size, not the option default"

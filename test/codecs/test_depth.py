@@ -23,7 +23,6 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.codecs import CodecError, decode_depth, encode_depth
 from vision_banana_ros.codecs.depth import (
     colormap_table,

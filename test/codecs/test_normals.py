@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.codecs import CodecError
 from vision_banana_ros.codecs.normals import (
     decode_normals,

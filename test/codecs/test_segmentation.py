@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 import torch
-
 from vision_banana_ros.codecs import CodecError
 from vision_banana_ros.codecs.segmentation import (
     class_colour_table,

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.codecs.normals import ROUND_TRIP_MAX_DEG
 from vision_banana_ros.datasets import Frame, read_ade20k, read_coco, read_diode_normals, read_nyu
 from vision_banana_ros.metrics import MetricError

@@ -23,7 +23,6 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.metrics import MetricError
 from vision_banana_ros.metrics.segmentation import (
     confusion_matrix,

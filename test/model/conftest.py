@@ -20,7 +20,6 @@ import functools
 
 import pytest
 import torch
-
 from vision_banana_ros.model import default_text_encoder, NetConfig, TextEncoder, VBMini
 
 TINY = NetConfig(

@@ -21,7 +21,6 @@ import pickle
 import pytest
 import torch
 import torch.nn.functional as F
-
 from vision_banana_ros.model import ModelError
 from vision_banana_ros.model.encoder import (
     encode_prompts,

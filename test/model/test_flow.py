@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 import pytest
 import torch
-
 from vision_banana_ros.model import flow_matching_loss, MAX_STEPS, ModelError, NetConfig, sample
 from vision_banana_ros.model.flow import draw_noise, interpolate, sample_times
 from vision_banana_ros.model.net import VBMini

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.model import (
     default_dtype,
     Generator,

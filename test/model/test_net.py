@@ -21,7 +21,6 @@ import dataclasses
 
 import pytest
 import torch
-
 from vision_banana_ros.model import ModelError, NetConfig, TextEncoder, VBMini
 from vision_banana_ros.model.net import timestep_embedding
 

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from vision_banana_ros.model import (
     load_model,
     NetConfig,

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.synth import edits, text
 from vision_banana_ros.synth.catalog import CLASS_NAMES, GRASPABLE
 from vision_banana_ros.synth.layout import batch_scenes, sample_scene, Scene

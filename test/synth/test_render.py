@@ -20,7 +20,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.geometry import backproject, CameraIntrinsics
 from vision_banana_ros.synth.catalog import class_id
 from vision_banana_ros.synth.render import render, RenderSettings

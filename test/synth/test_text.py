@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.synth import text
 from vision_banana_ros.synth.catalog import CLASS_NAMES, CLASSES, COLOURS
 from vision_banana_ros.synth.layout import (

@@ -22,7 +22,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.synth import edits, text, trajectory
 from vision_banana_ros.synth.layout import batch_scenes, sample_scene, Scene
 from vision_banana_ros.synth.render import render, RenderedBatch, RenderSettings

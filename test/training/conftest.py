@@ -20,7 +20,6 @@ import itertools
 
 import pytest
 import torch
-
 from vision_banana_ros.training import Example, MixtureConfig, MixtureStream
 
 STREAM_LENGTH = 200

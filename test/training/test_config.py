@@ -19,7 +19,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-
 from vision_banana_ros.prompts import prompt_variants
 from vision_banana_ros.training import (
     GENERATION_TASKS,

@@ -22,7 +22,6 @@ import time
 import pytest
 import torch
 from torch.utils.data import DataLoader
-
 from vision_banana_ros.training import (
     collate,
     Example,

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from vision_banana_ros.metrics import DepthMetrics, EvaluationReport, NormalMetrics
 from vision_banana_ros.synth.splits import HELD_OUT_TEST
 from vision_banana_ros.training import (

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from vision_banana_ros.prompts import TaskSpec
 from vision_banana_ros.training import Example
 from vision_banana_ros.training.example import IGNORED_INSTANCE

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from vision_banana_ros.model.net import NetConfig
 from vision_banana_ros.model.weights import read_weights_config
 from vision_banana_ros.training.config import MixtureConfig

@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.training.photos import (
     photo_crop,
     reconstruct_example,

@@ -20,7 +20,6 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-
 from vision_banana_ros.codecs import decode_depth, decode_normals
 from vision_banana_ros.codecs.normals import ROUND_TRIP_MAX_DEG
 from vision_banana_ros.codecs.segmentation import BLACK, WHITE

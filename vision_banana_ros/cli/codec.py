@@ -27,7 +27,6 @@ from typing import Annotated
 
 import numpy as np
 import typer
-
 from vision_banana_ros.cli.files import read_depth_m, read_normals, read_rgb, write_npy, write_png
 from vision_banana_ros.codecs.depth import decode_depth, DepthColormap, encode_depth
 from vision_banana_ros.codecs.normals import decode_normals, encode_normals

@@ -19,7 +19,6 @@ import logging
 import sys
 
 import typer
-
 from vision_banana_ros.cli import codec, train
 
 __all__ = ['app', 'main']

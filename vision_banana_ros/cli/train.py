@@ -15,21 +15,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
+from vision_banana_ros.config import load_yaml
+from vision_banana_ros.model.net import NetConfig
 from vision_banana_ros.model.weights import WEIGHTS_DIR
 from vision_banana_ros.training.config import MixtureConfig
 from vision_banana_ros.training.loop import train as train_loop
 from vision_banana_ros.training.loop import TrainConfig
 
+SECTIONS = {'train': TrainConfig, 'mixture': MixtureConfig, 'net': NetConfig}
+
 __all__ = ['train']
 
 
 def train(
+    context: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help='run folder; resumed if it holds a checkpoint')],
     minutes: Annotated[float, typer.Option(help='wall-clock budget of this invocation')] = 60.0,
     batch_size: Annotated[int, typer.Option(help='examples per step')] = 8,
@@ -38,22 +43,43 @@ def train(
     threads: Annotated[int, typer.Option(help='torch threads (0: default)')] = 0,
     eval_frames: Annotated[int, typer.Option(help='held-out frames scored at the end')] = 16,
     device: Annotated[str, typer.Option(help='auto, cpu or cuda')] = 'auto',
+    config: Annotated[
+        Path | None,
+        typer.Option(help='YAML with train / mixture / net sections (see config/train.yaml)'),
+    ] = None,
     publish: Annotated[
         bool, typer.Option(help=f'write the weights to {WEIGHTS_DIR} if they score better')
     ] = False,
 ) -> None:
-    """Train VB-Mini on the synthetic task mixture; checkpoints let a killed run resume."""
-    config = TrainConfig(
-        minutes=minutes,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        workers=workers,
-        threads=threads or None,
-        eval_frames=eval_frames,
-        device=device,
-    )
+    """
+    Train VB-Mini on the synthetic task mixture; checkpoints let a killed run resume.
+
+    With --config, the file's train section is the base and options given on the command line
+    override it.
+    """
+    sections = load_yaml(config, SECTIONS) if config else {k: v() for k, v in SECTIONS.items()}
+    overrides = {
+        'minutes': minutes,
+        'batch_size': batch_size,
+        'learning_rate': learning_rate,
+        'workers': workers,
+        'threads': threads or None,
+        'eval_frames': eval_frames,
+        'device': device,
+    }
+
+    def given(name: str) -> bool:
+        source = context.get_parameter_source(name)
+        return source is not None and source.name != 'DEFAULT'
+
+    chosen = {k: v for k, v in overrides.items() if config is None or given(k)}
+    settings = replace(sections['train'], **chosen)
     result = train_loop(
-        run_dir, config, MixtureConfig(), publish_to=WEIGHTS_DIR if publish else None
+        run_dir,
+        settings,
+        sections['mixture'],
+        sections['net'],
+        publish_to=WEIGHTS_DIR if publish else None,
     )
     typer.echo(
         f'step {result.step}, {result.examples_seen} examples, {result.seconds:.0f} s, '

@@ -41,7 +41,6 @@ from typing import get_args, Literal
 
 import numpy as np
 import torch
-
 from vision_banana_ros.codecs.errors import CodecError
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image, like
 

@@ -50,7 +50,6 @@ from dataclasses import dataclass
 import math
 
 import torch
-
 from vision_banana_ros.codecs.errors import CodecError
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image, like
 

@@ -47,7 +47,6 @@ from typing import TypeAlias
 
 import numpy as np
 import torch
-
 from vision_banana_ros.codecs.errors import CodecError
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image, like
 

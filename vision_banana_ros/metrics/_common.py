@@ -22,7 +22,6 @@ computes on the ground truth's device; predictions are moved there.
 from __future__ import annotations
 
 import torch
-
 from vision_banana_ros.metrics.errors import MetricError
 from vision_banana_ros.tensors import as_tensor, check_image
 

@@ -60,7 +60,6 @@ import math
 from typing import get_args, Literal
 
 import torch
-
 from vision_banana_ros.metrics._common import FLOATS, median, optional_mask, tensor_of
 from vision_banana_ros.metrics.errors import MetricError
 from vision_banana_ros.tensors import ArrayLike, like

@@ -52,7 +52,6 @@ from typing import get_args, Literal
 
 import torch
 import torch.nn.functional as F
-
 from vision_banana_ros.codecs.depth import decode_depth, DEPTH_COLORMAPS, encode_depth
 from vision_banana_ros.codecs.normals import decode_normals, encode_normals
 from vision_banana_ros.datasets import (

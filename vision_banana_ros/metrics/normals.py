@@ -38,7 +38,6 @@ from dataclasses import dataclass, replace
 import math
 
 import torch
-
 from vision_banana_ros.metrics._common import FLOATS, median, optional_mask, tensor_of
 from vision_banana_ros.metrics.errors import MetricError
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image, like

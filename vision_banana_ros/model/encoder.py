@@ -40,7 +40,6 @@ from typing import cast
 import torch
 from torch import nn
 import torch.nn.functional as F
-
 from vision_banana_ros.model.errors import ModelError
 from vision_banana_ros.prompts import parse_prompt, PromptError
 

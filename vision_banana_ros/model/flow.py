@@ -35,7 +35,6 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-
 from vision_banana_ros.model.encoder import PromptBatch
 from vision_banana_ros.model.errors import ModelError
 from vision_banana_ros.model.net import VBMini

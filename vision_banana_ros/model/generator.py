@@ -28,7 +28,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from vision_banana_ros.model.encoder import TextEncoder
 from vision_banana_ros.model.errors import ModelError
 from vision_banana_ros.model.flow import draw_noise, MAX_STEPS, sample

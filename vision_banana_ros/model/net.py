@@ -43,7 +43,6 @@ from typing import Any, cast
 import torch
 from torch import nn
 import torch.nn.functional as F
-
 from vision_banana_ros.model.encoder import (
     default_text_encoder,
     encode_prompts,

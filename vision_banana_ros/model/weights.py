@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from vision_banana_ros.model.encoder import IMAGE_ENCODER_NAME, TEXT_ENCODER_NAME, TextEncoder
 from vision_banana_ros.model.errors import ModelError, WeightsError
 from vision_banana_ros.model.net import NetConfig, VBMini

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import math
 
 import numpy as np
-
 from vision_banana_ros.synth.scene import Kind
 
 __all__ = [

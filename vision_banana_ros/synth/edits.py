@@ -36,7 +36,6 @@ from typing import get_args, Literal, TypeVar
 
 import numpy as np
 import torch
-
 from vision_banana_ros.synth.catalog import COLOURS, GRASPABLE
 from vision_banana_ros.synth.layout import Scene, SceneObject
 from vision_banana_ros.synth.text import confusable, describe, STRUCTURE_CLASSES

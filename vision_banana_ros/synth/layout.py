@@ -29,7 +29,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-
 from vision_banana_ros.synth.catalog import (
     class_id,
     CLASSES,

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 import functools
 
 import torch
-
 from vision_banana_ros.synth.scene import Kind, Primitives
 
 __all__ = [

@@ -37,7 +37,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-
 from vision_banana_ros.synth.catalog import class_id
 from vision_banana_ros.synth.raycast import (
     as_float,

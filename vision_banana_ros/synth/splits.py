@@ -30,7 +30,6 @@ import hashlib
 from typing import get_args, Literal
 
 import numpy as np
-
 from vision_banana_ros.synth.layout import sample_scene, Scene, SceneMode
 from vision_banana_ros.synth.textures import texture_bank
 

@@ -27,7 +27,6 @@ from dataclasses import replace
 import math
 
 import numpy as np
-
 from vision_banana_ros.synth.catalog import GRASPABLE
 from vision_banana_ros.synth.edits import fits, moved
 from vision_banana_ros.synth.layout import Camera, Scene

@@ -54,7 +54,6 @@ import itertools
 import numpy as np
 import torch
 from torch.utils.data import get_worker_info, IterableDataset
-
 from vision_banana_ros.synth.layout import sample_scene, Scene, SceneMode
 from vision_banana_ros.synth.splits import Split, SPLIT_SEEDS
 from vision_banana_ros.synth.textures import texture_bank

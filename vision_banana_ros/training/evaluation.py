@@ -39,7 +39,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-
 from vision_banana_ros.codecs.depth import decode_depth
 from vision_banana_ros.codecs.normals import decode_normals
 from vision_banana_ros.codecs.segmentation import (

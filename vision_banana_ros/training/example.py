@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from vision_banana_ros.codecs.segmentation import Rgb
 from vision_banana_ros.datasets import Frame
 from vision_banana_ros.prompts import TaskSpec

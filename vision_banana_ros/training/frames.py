@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-
 from vision_banana_ros.synth.layout import batch_scenes, Scene
 from vision_banana_ros.synth.render import render, RenderSettings
 from vision_banana_ros.synth.text import STRUCTURE_CLASSES, visible_instances

@@ -36,7 +36,6 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
-
 from vision_banana_ros.model.flow import flow_matching_loss
 from vision_banana_ros.model.generator import default_dtype, Generator
 from vision_banana_ros.model.net import NetConfig, VBMini

@@ -34,7 +34,6 @@ import functools
 import cv2
 import numpy as np
 import torch
-
 from vision_banana_ros.synth.textures import PHOTOS, read_photo
 from vision_banana_ros.training.example import Example
 

@@ -43,7 +43,6 @@ import functools
 
 import numpy as np
 import torch
-
 from vision_banana_ros.codecs.depth import encode_depth
 from vision_banana_ros.codecs.normals import encode_normals
 from vision_banana_ros.codecs.segmentation import (
