@@ -40,9 +40,7 @@ QUICK = TrainConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures('one_thread')  # test/training/conftest.py
 
 
 def test_a_run_checkpoints_and_resumes_where_it_stopped(tmp_path: Path) -> None:
