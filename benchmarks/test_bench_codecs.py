@@ -55,28 +55,14 @@ def _generated_rgb(device: torch.device) -> torch.Tensor:
 
 @pytest.mark.parametrize('colormap', ['cube', 'viridis'])
 def test_encode_depth(benchmark: BenchmarkFixture, device: torch.device, colormap: str) -> None:
-    depth_m, sync = _depth_frame(device), synchronised(device)
-    encode_depth(depth_m, colormap)
-
-    def run() -> None:
-        encode_depth(depth_m, colormap)
-        sync()
-
-    benchmark.extra_info['pixels'] = HEIGHT * WIDTH
-    benchmark(run)
+    depth_m = _depth_frame(device)
+    _timed(benchmark, device, lambda: encode_depth(depth_m, colormap))
 
 
 @pytest.mark.parametrize('colormap', ['cube', 'viridis'])
 def test_decode_depth(benchmark: BenchmarkFixture, device: torch.device, colormap: str) -> None:
-    rgb, sync = _generated_rgb(device), synchronised(device)
-    decode_depth(rgb, colormap)
-
-    def run() -> None:
-        decode_depth(rgb, colormap)
-        sync()
-
-    benchmark.extra_info['pixels'] = HEIGHT * WIDTH
-    benchmark(run)
+    rgb = _generated_rgb(device)
+    _timed(benchmark, device, lambda: decode_depth(rgb, colormap))
 
 
 def _timed(benchmark: BenchmarkFixture, device: torch.device, function: object) -> None:
