@@ -81,6 +81,11 @@ def test_score_prefers_better_accuracies() -> None:
     assert score({}) == float('-inf')
 
 
+def test_score_weighs_depth_absrel() -> None:
+    same = {'depth.delta1': 0.4, 'normals.mean_deg': 26.0}
+    assert score({**same, 'depth.absrel': 0.3}) > score({**same, 'depth.absrel': 0.9})
+
+
 def test_config_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match='batch_size=0'):
         TrainConfig(batch_size=0)

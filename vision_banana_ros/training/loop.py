@@ -274,11 +274,12 @@ def score(metrics: dict[str, float]) -> float:
     One number to compare runs: the mean of the headline accuracies (higher is better).
 
     :param metrics: headline_metrics output.
-    :return: mean of depth delta1, 1 - normals mean / 90 deg, semantic mIoU, referring cIoU and
-        instance F1, over those present.
+    :return: mean of depth delta1, 1 / (1 + depth AbsRel), 1 - normals mean / 90 deg, semantic
+        mIoU, referring cIoU and instance F1, over those present.
     """
     parts = [
         metrics.get('depth.delta1'),
+        None if 'depth.absrel' not in metrics else 1.0 / (1.0 + metrics['depth.absrel']),
         None if 'normals.mean_deg' not in metrics else 1.0 - metrics['normals.mean_deg'] / 90.0,
         metrics.get('semantic.miou'),
         metrics.get('referring.ciou'),
