@@ -50,6 +50,9 @@ setup(
     ],
     extras_require={
         'pointcloud': ['open3d>=0.18'],
+        # Generator backends beyond the embedded model; each is imported only when configured.
+        'diffusers': ['diffusers==0.42.1', 'peft==0.21.2'],
+        'gemini': ['google-genai==3.3.0'],
         'test': [
             'pytest>=8',
             'pytest-benchmark>=4',
@@ -58,6 +61,9 @@ setup(
             'hilbertmap==0.1.3',
             'rosbags>=0.10',
             'open3d>=0.18',
+            'diffusers==0.42.1',
+            'peft==0.21.2',
+            'google-genai==3.3.0',
             'ruff==0.17.6',
             'mypy==2.4.1',
             'types-PyYAML',

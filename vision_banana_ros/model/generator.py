@@ -136,13 +136,17 @@ class Generator:
         """Return the network's ``NetConfig``; the model resolution is its ``image_size``."""
         return self.model.config
 
-    def generate(self, rgb: ArrayLike, prompts: Sequence[str]) -> ArrayLike:
+    def generate(
+        self, rgb: ArrayLike, prompts: Sequence[str], seeds: Sequence[int] | None = None
+    ) -> ArrayLike:
         """
         Draw the RGB image each prompt asks for.
 
         :param rgb: (B, H, W, 3) uint8 input images, numpy or torch; B = len(prompts), or 1
             to share one image among all prompts (it is then encoded once).
         :param prompts: the prompts, one per output.
+        :param seeds: one seed of the starting noise per prompt (K samples of a prompt: repeat
+            it with K seeds); None: every row starts from the noise of ``seed``.
         :return: (len(prompts), H, W, 3) uint8, numpy for numpy input, else a tensor on
             ``device``.
         :raises ModelError: on a wrong type, dtype, shape or prompt count.
@@ -159,15 +163,21 @@ class Generator:
                 f'rgb holds {tensor.shape[0]} images for {len(prompts)} prompts; '
                 'give one image per prompt or one for all'
             )
+        if seeds is not None and len(seeds) != len(prompts):
+            raise ModelError(f'{len(seeds)} seeds for {len(prompts)} prompts')
         height, width = tensor.shape[1:3]
         # 2. Resize to the model resolution.
         image = tensor.to(self.device).permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W)
         image = _resize(image, self.config.image_size)  # (B, 3, h, w)
         image = image.contiguous(memory_format=torch.channels_last)
         # 3. Sample.
-        noise = draw_noise(
-            (1, 3, *self.config.image_size), self.device, torch.Generator().manual_seed(self.seed)
-        )
+        shape = (1, 3, *self.config.image_size)
+        noise = torch.cat(
+            [
+                draw_noise(shape, self.device, torch.Generator().manual_seed(seed))
+                for seed in (seeds or [self.seed])
+            ]
+        )  # (len(seeds) or 1, 3, h, w)
         autocast = torch.autocast(
             self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
         )
