@@ -11,10 +11,11 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Shared fixtures: devices to run the torch-first code on, and the path to ../shared/data."""
+"""Shared fixtures: devices, one torch thread, and the path to ../shared/data."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f'real data folder {SHARED_DATA} is absent (it sits beside the checkout)')
     return SHARED_DATA
+
+
+@pytest.fixture(scope='package')
+def one_torch_thread() -> Iterator[None]:
+    """
+    Run a test package on one torch thread (its conftest requests this with autouse).
+
+    On a shared 2-core machine, two OpenMP threads per process spin against other processes
+    and a test runs 10-20x slower; one thread keeps the suite's time predictable, and the
+    results are the same bits on any number of threads.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from vision_banana_ros.config import ConfigError, from_mapping, load_yaml, to_mapping
 from vision_banana_ros.model.net import NetConfig
+from vision_banana_ros.pipeline import PipelineConfig, TasksConfig
 from vision_banana_ros.synth.render import RenderSettings
 from vision_banana_ros.training.config import MixtureConfig
 from vision_banana_ros.training.loop import TrainConfig
@@ -28,6 +29,10 @@ import yaml
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {'train': TrainConfig, 'mixture': MixtureConfig, 'net': NetConfig}
+FILES: dict[str, dict[str, type]] = {
+    'train.yaml': SECTIONS,
+    'perception.yaml': {'pipeline': PipelineConfig},
+}
 
 
 def _keys(cls: type, values: dict[str, object]) -> None:
@@ -40,13 +45,15 @@ def _keys(cls: type, values: dict[str, object]) -> None:
             _keys(type(nested), value)  # type: ignore[arg-type]
 
 
-def test_shipped_yaml_mirrors_the_dataclasses_one_to_one() -> None:
-    document = yaml.safe_load((PACKAGE_ROOT / 'config' / 'train.yaml').read_text())
-    assert set(document) == set(SECTIONS)
-    for name, cls in SECTIONS.items():
+@pytest.mark.parametrize('file', sorted(FILES))
+def test_shipped_yaml_mirrors_the_dataclasses_one_to_one(file: str) -> None:
+    sections = FILES[file]
+    document = yaml.safe_load((PACKAGE_ROOT / 'config' / file).read_text())
+    assert set(document) == set(sections)
+    for name, cls in sections.items():
         _keys(cls, document[name])
-    loaded = load_yaml(PACKAGE_ROOT / 'config' / 'train.yaml', SECTIONS)
-    assert loaded == {name: cls() for name, cls in SECTIONS.items()}, 'the file holds the defaults'
+    loaded = load_yaml(PACKAGE_ROOT / 'config' / file, sections)
+    assert loaded == {name: cls() for name, cls in sections.items()}, 'the file holds the defaults'
 
 
 @pytest.mark.parametrize(
@@ -56,6 +63,7 @@ def test_shipped_yaml_mirrors_the_dataclasses_one_to_one() -> None:
         MixtureConfig(resolution=(64, 96)),
         NetConfig(),
         RenderSettings(fused=True),
+        PipelineConfig(tasks=TasksConfig(semantic_classes=('mug', 'table'), referring=('x',))),
     ],
 )
 def test_round_trip_through_yaml(config: object) -> None:

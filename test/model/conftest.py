@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 import functools
 
 import pytest
@@ -75,18 +75,9 @@ def build_tiny(
     return (perturb(model) if live else model).eval()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """
-    Run each model test on one thread.
-
-    On a shared 2-core machine, two OpenMP threads per process spin against other processes
-    and a test runs 10-20x slower; one thread keeps the suite's time predictable.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(scope='package', autouse=True)
+def _one_thread(one_torch_thread: None) -> None:
+    """Run this package's tests on one torch thread (``one_torch_thread`` in test/conftest.py)."""
 
 
 @pytest.fixture(scope='session')

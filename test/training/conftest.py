@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import itertools
 
 import pytest
@@ -26,17 +25,8 @@ STREAM_LENGTH = 200
 
 
 @pytest.fixture(scope='package', autouse=True)
-def one_thread() -> Iterator[None]:
-    """
-    Make examples on one torch thread, as DataLoader workers do.
-
-    On a CPU busy with other work, torch's intra-op threads slow the renderer many times over;
-    the examples are the same bits on any number of threads.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread: None) -> None:
+    """Run this package's tests on one torch thread (``one_torch_thread`` in test/conftest.py)."""
 
 
 @pytest.fixture(scope='package')

@@ -30,13 +30,13 @@ import torch
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image
 
 __all__ = [
+    'MAX_PROMPT_CHARS',
     'Backend',
     'BackendError',
     'BackendInputError',
     'BackendOutputError',
     'BackendRefused',
     'BackendUnavailable',
-    'MAX_PROMPT_CHARS',
 ]
 
 MAX_PROMPT_CHARS = 4096
@@ -56,7 +56,7 @@ class BackendUnavailable(BackendError):
 
 
 class BackendRefused(BackendError):
-    """The generator answered but declined: a refusal, a safety block, or no image in the answer."""
+    """The generator answered but declined: a refusal, a safety block, or no image at all."""
 
 
 class BackendOutputError(BackendError):
@@ -77,21 +77,21 @@ class Backend(abc.ABC):
     @property
     @abc.abstractmethod
     def device(self) -> torch.device:
-        """Where ``generate`` returns its images, and so where decoding runs."""
+        """Return where ``generate`` puts its images, and so where decoding runs."""
 
     @property
     def resolution(self) -> tuple[int, int] | None:
-        """(H, W) the generator works at, which the pipeline letterboxes frames to; None: any."""
+        """Return the (H, W) the generator works at (frames are letterboxed to it); None: any."""
         return None
 
     @property
     def stochastic(self) -> bool:
-        """Whether different seeds give different samples (False: seeds are ignored)."""
+        """Tell whether different seeds give different samples (False: seeds are ignored)."""
         return False
 
     @property
     def description(self) -> str:
-        """One line for logs and diagnostics, e.g. 'local VB-Mini (trained, cpu, bfloat16)'."""
+        """Describe the backend in one line for logs, e.g. 'local VB-Mini (trained, cpu, ...)'."""
         return self.name
 
     def generate(

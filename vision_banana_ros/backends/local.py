@@ -71,23 +71,23 @@ class LocalBackend(Backend):
 
     @property
     def device(self) -> torch.device:
-        """The generator's device."""
+        """Return the generator's device."""
         return self.generator.device
 
     @property
     def resolution(self) -> tuple[int, int]:
-        """The network's (H, W) image size."""
+        """Return the network's (H, W) image size."""
         height, width = self.generator.config.image_size
         return height, width
 
     @property
     def stochastic(self) -> bool:
-        """True: each seed starts sampling from different noise."""
+        """Return True: each seed starts sampling from different noise."""
         return True
 
     @property
     def description(self) -> str:
-        """E.g. 'local VB-Mini 128x160 (trained, cpu, torch.bfloat16, 1 step)'."""
+        """Describe it, e.g. 'local VB-Mini 128x160 (trained, cpu, torch.bfloat16, 1 step)'."""
         height, width = self.resolution
         state = 'trained' if self.generator.is_trained else 'UNTRAINED, random weights'
         steps = self.generator.steps
