@@ -47,6 +47,7 @@ setup(
         'transformers>=5,<6',
         'tokenizers>=0.22',
         'safetensors>=0.4',
+        'requests>=2.28',  # the remote backend's HTTP client
     ],
     extras_require={
         'pointcloud': ['open3d>=0.18'],

@@ -134,7 +134,8 @@ class GeminiOptions:
     """
     Google's Gemini image models (Nano Banana Pro, Nano Banana 2) through ``google-genai``.
 
-    :ivar model: model id, e.g. 'gemini-3-pro-image-preview' (Nano Banana Pro).
+    :ivar model: model id: 'gemini-3-pro-image' (Nano Banana Pro, the default) or
+        'gemini-3.1-flash-image' (Nano Banana 2), as in Google's deprecations page (2026-06).
     :ivar api_key_env: environment variable holding the API key (never logged).
     :ivar base_url: API endpoint; '' for Google's. Tests point it at a loopback server.
     :ivar timeout_s: per-request timeout in seconds.
@@ -143,7 +144,7 @@ class GeminiOptions:
     :ivar max_in_flight: requests in flight at once, across all callers of this backend.
     """
 
-    model: str = 'gemini-3-pro-image-preview'
+    model: str = 'gemini-3-pro-image'
     api_key_env: str = 'GEMINI_API_KEY'
     base_url: str = ''
     timeout_s: float = 120.0
