@@ -235,3 +235,12 @@ def test_copies_share_the_text_encoder_and_pickles_reload_it(text_encoder: TextE
     restored = pickle.loads(pickle.dumps(text_encoder))
     assert restored is not text_encoder and restored.device == text_encoder.device
     torch.testing.assert_close(restored(['cat']), text_encoder(['cat']), atol=1e-6, rtol=0)
+
+
+def test_embeddings_do_not_depend_on_a_callers_autocast() -> None:
+    encoder = TextEncoder(cache_size=8)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        first = encoder(['A prompt embedded under autocast.'])  # computed and cached here
+    fresh = TextEncoder(cache_size=0)(['A prompt embedded under autocast.'])
+    assert first.dtype == torch.float32
+    torch.testing.assert_close(first, fresh, atol=1e-6, rtol=0)

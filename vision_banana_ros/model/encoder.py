@@ -310,6 +310,11 @@ class TextEncoder:
 
     @torch.inference_mode()
     def _embed(self, texts: list[str]) -> torch.Tensor:
+        # Always float32: the cache must not keep what an autocast caller's dtype made of it.
+        with torch.autocast(self._device.type, enabled=False):
+            return self._embed_float32(texts)
+
+    def _embed_float32(self, texts: list[str]) -> torch.Tensor:
         encodings = self._tokenizer.encode_batch(texts)
         ids = torch.tensor([e.ids for e in encodings], device=self._device)  # (N, L)
         mask = torch.tensor([e.attention_mask for e in encodings], device=self._device)
