@@ -36,7 +36,7 @@ def small_config() -> MixtureConfig:
 
 
 @pytest.fixture(scope='package')
-def stream_examples(one_thread: None, small_config: MixtureConfig) -> list[Example]:
+def stream_examples(one_torch_thread: None, small_config: MixtureConfig) -> list[Example]:
     """Return the first ``STREAM_LENGTH`` examples of the training stream, made by iterating."""
     return list(itertools.islice(MixtureStream(small_config, 'train'), STREAM_LENGTH))
 

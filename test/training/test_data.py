@@ -160,7 +160,7 @@ def test_collate_and_stream_reject_bad_arguments(
 
 
 def test_throughput_at_128x160_on_one_thread(capsys: pytest.CaptureFixture[str]) -> None:
-    assert torch.get_num_threads() == 1  # the package's one_thread fixture
+    assert torch.get_num_threads() == 1  # the package's one-thread fixture
     stream = iter(MixtureStream(MixtureConfig(), 'train', start_index=10_000))
     list(itertools.islice(stream, 16))  # warm-up: texture bank, photographs, palettes
     start = time.perf_counter()

@@ -40,7 +40,7 @@ QUICK = TrainConfig(
 )
 
 
-pytestmark = pytest.mark.usefixtures('one_thread')  # test/training/conftest.py
+pytestmark = pytest.mark.usefixtures('one_torch_thread')  # test/conftest.py
 
 
 def test_a_run_checkpoints_and_resumes_where_it_stopped(tmp_path: Path) -> None:
