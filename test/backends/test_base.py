@@ -38,10 +38,6 @@ class _Scripted(Backend):
         self.answer = answer
         self.calls: list[tuple[tuple[int, ...], list[str], list[int] | None]] = []
 
-    @property
-    def device(self) -> torch.device:
-        return torch.device('cpu')
-
     def _generate(
         self, images: torch.Tensor, prompts: list[str], seeds: list[int] | None
     ) -> torch.Tensor:

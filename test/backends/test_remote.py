@@ -96,10 +96,6 @@ class _XorBackend(Backend):
 
     name = 'xor'
 
-    @property
-    def device(self) -> torch.device:
-        return torch.device('cpu')
-
     def _generate(
         self, images: torch.Tensor, prompts: list[str], seeds: list[int] | None
     ) -> torch.Tensor:

@@ -192,10 +192,6 @@ def test_samples_need_a_stochastic_backend(oracle: OracleBackend) -> None:
 class _Down(Backend):
     name = 'down'
 
-    @property
-    def device(self) -> torch.device:
-        return torch.device('cpu')
-
     def _generate(
         self, images: torch.Tensor, prompts: list[str], seeds: list[int] | None
     ) -> torch.Tensor:

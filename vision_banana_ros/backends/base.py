@@ -75,9 +75,9 @@ class Backend(abc.ABC):
     name: str = ''
 
     @property
-    @abc.abstractmethod
     def device(self) -> torch.device:
-        """Return where ``generate`` puts its images, and so where decoding runs."""
+        """Return where ``generate`` puts its images, and so where decoding runs: the CPU here."""
+        return torch.device('cpu')
 
     @property
     def resolution(self) -> tuple[int, int] | None:

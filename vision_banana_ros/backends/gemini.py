@@ -198,11 +198,6 @@ class GeminiBackend(Backend):
         )
 
     @property
-    def device(self) -> torch.device:
-        """Return the CPU: images come back over HTTP into host memory."""
-        return torch.device('cpu')
-
-    @property
     def stochastic(self) -> bool:
         """Return True: each request carries its seed."""
         return True

@@ -121,11 +121,6 @@ class OracleBackend(Backend):
         return cls([sample_scene(s, width, height, mode) for s in seeds])
 
     @property
-    def device(self) -> torch.device:
-        """Return the CPU: the renderer runs there."""
-        return torch.device('cpu')
-
-    @property
     def intrinsics(self) -> tuple[CameraIntrinsics, ...]:
         """Return each scene's camera intrinsics, in scene order."""
         return tuple(_intrinsics(scene) for scene in self.scenes)

@@ -161,11 +161,6 @@ class RemoteBackend(Backend):
         return f'RemoteBackend(url={self._base!r}, token={"set" if self._has_token else "none"})'
 
     @property
-    def device(self) -> torch.device:
-        """Return the CPU: images arrive over the network into host memory."""
-        return torch.device('cpu')
-
-    @property
     def resolution(self) -> tuple[int, int] | None:
         """Return the server generator's (H, W); None: it takes any size, or is unreachable."""
         health = self._cached_health()
