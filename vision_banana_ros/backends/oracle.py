@@ -123,7 +123,7 @@ class OracleBackend(Backend):
     @property
     def intrinsics(self) -> tuple[CameraIntrinsics, ...]:
         """Return each scene's camera intrinsics, in scene order."""
-        return tuple(_intrinsics(scene) for scene in self.scenes)
+        return tuple(scene.camera.intrinsics for scene in self.scenes)
 
     @property
     def description(self) -> str:
@@ -166,7 +166,7 @@ class OracleBackend(Backend):
             scene, frame = self.scenes[index], self.frames[index]
             box = Letterbox.fit((scene.camera.height, scene.camera.width), size)
             letterboxed = box.to_model(frame.rgb[None])[0]
-            model = box.model_intrinsics(_intrinsics(scene))
+            model = box.model_intrinsics(scene.camera.intrinsics)
             camera = dataclasses.replace(
                 scene.camera,
                 K=model.matrix(dtype=torch.float64).numpy(),
@@ -188,18 +188,6 @@ class OracleBackend(Backend):
             ) from err
         drawn = _TRUTH[spec.task](spec, truth, references)
         return drawn if isinstance(drawn, torch.Tensor) else torch.from_numpy(drawn)
-
-
-def _intrinsics(scene: Scene) -> CameraIntrinsics:
-    K = scene.camera.K
-    return CameraIntrinsics(
-        float(K[0, 0]),
-        float(K[1, 1]),
-        float(K[0, 2]),
-        float(K[1, 2]),
-        scene.camera.width,
-        scene.camera.height,
-    )
 
 
 def _depth(spec: TaskSpec, truth: RenderedFrame, _: Sequence[Reference]) -> object:

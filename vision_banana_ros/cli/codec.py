@@ -27,7 +27,14 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from vision_banana_ros.cli.files import read_depth_m, read_normals, read_rgb, write_npy, write_png
+from vision_banana_ros.cli.files import (
+    depth_mm_u16,
+    read_depth_m,
+    read_normals,
+    read_rgb,
+    write_npy,
+    write_png,
+)
 from vision_banana_ros.codecs.depth import decode_depth, DepthColormap, encode_depth
 from vision_banana_ros.codecs.normals import decode_normals, encode_normals
 
@@ -95,11 +102,8 @@ def decode(
         depth_decoded = decode_depth(rgb, colormap)
         depth_m = np.asarray(depth_decoded.depth_m)
         confidence = np.asarray(depth_decoded.confidence)
-        millimetres = np.clip(np.round(depth_m * 1000.0), 1, 65535)
         write_npy(out / 'depth_m.npy', depth_m)
-        write_png(
-            out / 'depth_mm.png', np.where(np.isfinite(depth_m), millimetres, 0).astype(np.uint16)
-        )
+        write_png(out / 'depth_mm.png', depth_mm_u16(depth_m))
         summary = f'{np.isfinite(depth_m).mean():.0%} valid, {_range(depth_m)}'
         written = 'depth_m.npy, depth_mm.png'
     write_png(out / 'confidence.png', np.round(confidence * 255.0).astype(np.uint8))

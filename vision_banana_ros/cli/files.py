@@ -116,12 +116,27 @@ def atomic_path(destination: Path) -> Iterator[Path]:
         prefix=f'.{destination.stem}.', suffix=destination.suffix, dir=destination.parent
     )
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it owner-only; give it the usual mode
         os.replace(temporary, destination)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def depth_mm_u16(depth_m: np.ndarray) -> np.ndarray:
+    """
+    Convert depth to the 16-bit millimetre images ROS depth cameras publish (REP 118 raw).
+
+    :param depth_m: (H, W) float metres, NaN invalid.
+    :return: (H, W) uint16 millimetres, rounded and clipped to 1..65535; 0 invalid.
+    """
+    valid = np.isfinite(depth_m) & (depth_m > 0)
+    millimetres = np.clip(np.round(np.where(valid, depth_m, 0.0) * 1000.0), 1, 65535)
+    return np.where(valid, millimetres, 0).astype(np.uint16)
 
 
 def write_png(destination: Path, image: np.ndarray) -> None:

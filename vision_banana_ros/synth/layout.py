@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from vision_banana_ros.geometry import CameraIntrinsics
 from vision_banana_ros.synth.catalog import (
     class_id,
     CLASSES,
@@ -113,6 +114,13 @@ class Camera:
     T_world_camera: np.ndarray
     width: int
     height: int
+
+    @property
+    def intrinsics(self) -> CameraIntrinsics:
+        """Return the camera's pinhole intrinsics at its image size."""
+        K = self.K
+        fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
+        return CameraIntrinsics(fx, fy, cx, cy, self.width, self.height)
 
 
 @dataclass(frozen=True)
