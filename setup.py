@@ -28,6 +28,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
+        ('share/' + package_name + '/rviz', glob('rviz/*.rviz')),
     ],
     python_requires='>=3.10',
     install_requires=[
@@ -91,6 +92,7 @@ setup(
     entry_points={
         'console_scripts': [
             'vision-banana = vision_banana_ros.cli.main:main',
+            'perception_node = vision_banana_ros.ros.node:main',
         ],
     },
 )

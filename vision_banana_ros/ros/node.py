@@ -1,0 +1,484 @@
+# Copyright 2026 The vision_banana_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``perception_node``: camera images in; depth, normals, masks and labelled clouds out.
+
+A lifecycle node. ``on_configure`` loads (or connects to) the generator backend and runs one
+frame through it, failing the transition with the reason if it cannot; ``on_activate`` makes
+the subscriptions and starts the worker; ``on_deactivate`` undoes that. Subscription callbacks
+only store the newest message of each camera; one worker thread takes the newest frame of every
+camera, runs the pipeline (all cameras in one generator call) and publishes with each input's
+header. Bad frames, bad CameraInfo and backend failures are logged (throttled) and reported on
+``/diagnostics``; the node keeps running and publishes nothing false.
+
+Topics (relative, per camera namespace; see ``vision_banana_ros.outputs`` for the outputs):
+``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8) or ``image/compressed``, and
+``camera_info``. Subscriptions use sensor-data QoS at depth 1, publishers the system default;
+every endpoint takes ``qos_overrides`` parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    qos_profile_sensor_data,
+    qos_profile_system_default,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.utilities import try_shutdown
+from vision_banana_ros import messages
+from vision_banana_ros.backends import BackendError
+from vision_banana_ros.config import ConfigError
+from vision_banana_ros.geometry import CameraIntrinsics
+from vision_banana_ros.outputs import frame_messages, output_topics, RELIABLE_LATCHED
+from vision_banana_ros.pipeline import CameraFrame, Pipeline, PipelineError
+from vision_banana_ros.ros.compat import (
+    event_callbacks,
+    incompatible_qos_message,
+    on_parameters_change,
+)
+from vision_banana_ros.ros.parameters import (
+    declare_settings,
+    settings_from_node,
+    SETTINGS_NAMES,
+)
+from vision_banana_ros.settings import Settings
+from vision_banana_ros.streaming import FrameSlots, StreamStats
+
+__all__ = ['PerceptionNode', 'main']
+
+_THROTTLE_S = 5.0
+_TYPE_MODULES = {
+    'sensor_msgs/msg/Image': 'Image',
+    'sensor_msgs/msg/CameraInfo': 'CameraInfo',
+    'sensor_msgs/msg/PointCloud2': 'PointCloud2',
+    'vision_msgs/msg/LabelInfo': 'LabelInfo',
+    'vision_msgs/msg/Detection2DArray': 'Detection2DArray',
+}
+
+
+class _Camera:
+    """One camera's endpoints, newest CameraInfo and statistics."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.prefix = f'{namespace}/' if namespace else ''
+        self.subscriptions: list[Any] = []
+        self.publishers: dict[str, Any] = {}
+        self.camera_info: Any = None
+        self.stats = StreamStats()
+        self.problem = ''  # the latest input problem, for diagnostics ('' = none)
+
+    @property
+    def label(self) -> str:
+        return self.namespace or 'camera'
+
+
+class PerceptionNode(LifecycleNode):
+    """The perception lifecycle node (see the module docstring for topics and behaviour)."""
+
+    def __init__(self, node_name: str = 'perception_node', **kwargs: Any) -> None:
+        """
+        Declare the parameters (``config/perception.yaml`` mirrors them) and wait for configure.
+
+        :param node_name: the node's name.
+        :param kwargs: passed to ``LifecycleNode`` (namespace, context, parameter_overrides...).
+        """
+        super().__init__(node_name, **kwargs)
+        declare_settings(self, Settings())
+        self.settings = settings_from_node(self)
+        self.types = messages.MessageTypes.from_rclpy()
+        self.pipeline: Pipeline | None = None
+        self.cameras: dict[str, _Camera] = {}
+        self._slots: FrameSlots[Any] = FrameSlots()
+        self._lock = threading.Lock()  # guards self.pipeline and publishers against reconfig
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._backend_problem = ''
+        self._diagnostics: Any = None
+        self._diagnostics_timer: Any = None
+        on_parameters_change(self, self._validate_parameters, self._apply_parameters)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the backend, run one frame through it, and create the publishers."""
+        try:
+            self.settings = settings_from_node(self)
+            pipeline = Pipeline(self.settings.pipeline)
+        except (ConfigError, ValueError, BackendError) as err:
+            self.get_logger().error(f'cannot configure: {err}')
+            return TransitionCallbackReturn.FAILURE
+        if self.settings.node.warmup:
+            try:
+                size = pipeline.model_size or (480, 640)
+                pipeline.process(CameraFrame(np.zeros((*size, 3), np.uint8), frame_id='warmup'))
+            except BackendError as err:
+                pipeline.close()
+                self.get_logger().error(f'the backend failed its first frame: {err}')
+                return TransitionCallbackReturn.FAILURE
+        self.pipeline = pipeline
+        self.get_logger().info(f'backend: {pipeline.backend.description}')
+        namespaces = self.settings.node.cameras or ('',)
+        self.cameras = {name: _Camera(name) for name in namespaces}
+        self._slots = FrameSlots()
+        self._create_publishers()
+        self._diagnostics = self.create_publisher(
+            self.types.DiagnosticArray, '/diagnostics', qos_profile_system_default
+        )
+        self._diagnostics_timer = self.create_timer(
+            self.settings.node.diagnostics_period_s, self._publish_diagnostics
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to every camera and start the worker."""
+        for camera in self.cameras.values():
+            self._subscribe(camera)
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name='perception_worker', daemon=True)
+        self._worker.start()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe and stop the worker (it finishes the frame in hand)."""
+        self._stop_worker()
+        for camera in self.cameras.values():
+            for subscription in camera.subscriptions:
+                self.destroy_subscription(subscription)
+            camera.subscriptions = []
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the publishers and release the backend."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop everything, from any state."""
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release what is held; the node can be configured again."""
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        """Stop the worker before the publishers it uses go away, then destroy the node."""
+        self._stop_worker()
+        self._release()
+        super().destroy_node()
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def _subscribe(self, camera: _Camera) -> None:
+        qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability)
+        qos.durability = qos_profile_sensor_data.durability
+        overrides = QoSOverridingOptions.with_default_policies()
+        if self.settings.node.compressed:
+            image_type, image_topic = (
+                self.types.CompressedImage,
+                f'{camera.prefix}image/compressed',
+            )
+        else:
+            image_type, image_topic = self.types.Image, f'{camera.prefix}image'
+        info_topic = f'{camera.prefix}camera_info'
+        camera.subscriptions = [
+            self.create_subscription(
+                image_type,
+                image_topic,
+                functools.partial(self._on_image, camera),
+                qos,
+                qos_overriding_options=overrides,
+                event_callbacks=self._qos_events(image_topic, publisher=False),
+            ),
+            self.create_subscription(
+                self.types.CameraInfo,
+                info_topic,
+                functools.partial(self._on_camera_info, camera),
+                qos,
+                qos_overriding_options=overrides,
+                event_callbacks=self._qos_events(info_topic, publisher=False),
+            ),
+        ]
+
+    def _create_publishers(self) -> None:
+        """Create the publishers the current settings need (existing ones are kept)."""
+        for camera in self.cameras.values():
+            for topic in output_topics(self.settings):
+                if topic.name in camera.publishers:
+                    continue
+                if topic.msg_type.startswith('vision_msgs/') and not self.types.has_vision_msgs:
+                    continue
+                qos = QoSProfile(depth=1)
+                if topic.qos == RELIABLE_LATCHED:
+                    qos = QoSProfile(
+                        depth=1,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                    )
+                else:
+                    qos = qos_profile_system_default
+                name = f'{camera.prefix}{topic.name}'
+                camera.publishers[topic.name] = self.create_publisher(
+                    getattr(self.types, _TYPE_MODULES[topic.msg_type]),
+                    name,
+                    qos,
+                    qos_overriding_options=QoSOverridingOptions.with_default_policies(),
+                    event_callbacks=self._qos_events(name, publisher=True),
+                )
+
+    def _qos_events(self, topic: str, publisher: bool) -> Any:
+        def warn(status: Any) -> None:
+            self.get_logger().warn(
+                incompatible_qos_message(topic, status, publisher),
+                throttle_duration_sec=_THROTTLE_S,
+            )
+
+        return event_callbacks(publisher, warn)
+
+    def _release(self) -> None:
+        for camera in self.cameras.values():
+            for publisher in camera.publishers.values():
+                self.destroy_publisher(publisher)
+            camera.publishers = {}
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        if self._diagnostics is not None:
+            self.destroy_publisher(self._diagnostics)
+            self._diagnostics = None
+        with self._lock:
+            if self.pipeline is not None:
+                self.pipeline.close()
+                self.pipeline = None
+
+    # -- callbacks: store, never process ---------------------------------------------------------
+
+    def _on_image(self, camera: _Camera, msg: Any) -> None:
+        camera.stats.arrived()
+        self._slots.put(camera.namespace, msg)
+
+    def _on_camera_info(self, camera: _Camera, msg: Any) -> None:
+        camera.camera_info = msg
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def _stop_worker(self) -> None:
+        self._stop.set()
+        self._slots.close()
+        if self._worker is not None:
+            self._worker.join(timeout=30.0)
+            self._worker = None
+        self._slots = FrameSlots()
+
+    def _work(self) -> None:
+        slots = self._slots
+        while not self._stop.is_set():
+            batch = slots.take(timeout_s=0.2)
+            if batch:
+                try:
+                    self._process(batch)
+                except Exception as err:
+                    self._backend_problem = f'unexpected {type(err).__name__}: {err}'
+                    self.get_logger().error(
+                        f'frame failed: {traceback.format_exc(limit=4)}',
+                        throttle_duration_sec=_THROTTLE_S,
+                    )
+
+    def _process(self, batch: dict[Any, Any]) -> None:
+        frames: list[tuple[_Camera, Any, CameraFrame]] = []
+        for namespace, msg in batch.items():
+            camera = self.cameras[namespace]
+            frame = self._frame(camera, msg)
+            if frame is not None:
+                frames.append((camera, msg, frame))
+        if not frames:
+            return
+        with self._lock:
+            pipeline = self.pipeline
+            if pipeline is None:
+                return
+            started = time.monotonic()
+            try:
+                results = [pipeline.process(frame) for _, _, frame in frames]
+            except (BackendError, PipelineError) as err:
+                self._backend_problem = str(err)
+                for camera, _, _ in frames:
+                    camera.stats.failed += 1
+                self.get_logger().warn(
+                    f'no output for this frame: {err}', throttle_duration_sec=_THROTTLE_S
+                )
+                return
+            self._backend_problem = ''
+            work_s = time.monotonic() - started
+            for (camera, msg, frame), result in zip(frames, results, strict=True):
+                for topic, out in frame_messages(
+                    self.types, msg.header, result, frame.rgb, frame.intrinsics, self.settings.node
+                ):
+                    publisher = camera.publishers.get(topic)
+                    if publisher is not None:
+                        publisher.publish(out)
+                now_ns = self.get_clock().now().nanoseconds
+                camera.stats.processed((now_ns - frame.stamp_ns) * 1e-9, work_s)
+
+    def _frame(self, camera: _Camera, msg: Any) -> CameraFrame | None:
+        """Turn one message into a frame, or count and report why not."""
+        try:
+            if self.settings.node.compressed:
+                rgb = messages.compressed_to_rgb(msg)
+            else:
+                rgb = messages.image_to_rgb(msg)
+        except messages.MessageError as err:
+            self._reject(camera, f'bad image on {camera.prefix}image: {err}')
+            return None
+        stamp_ns = messages.stamp_ns(msg.header)
+        max_age = self.settings.node.max_input_age_s
+        age_s = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
+        if max_age and age_s > max_age:
+            camera.stats.stale += 1
+            camera.problem = f'frames arrive {age_s:.2f} s old (max_input_age_s {max_age})'
+            return None
+        intrinsics = self._intrinsics(camera, rgb.shape[:2])
+        camera.problem = '' if intrinsics is not None or not camera.problem else camera.problem
+        return CameraFrame(rgb, intrinsics, stamp_ns, msg.header.frame_id)
+
+    def _intrinsics(self, camera: _Camera, size: tuple[int, ...]) -> CameraIntrinsics | None:
+        info = camera.camera_info
+        if info is None:
+            self.get_logger().warn(
+                f'no CameraInfo on {camera.prefix}camera_info yet: publishing no point cloud',
+                throttle_duration_sec=_THROTTLE_S,
+            )
+            return None
+        try:
+            intrinsics = messages.intrinsics_from_camera_info(info, self.settings.node.rectified)
+        except messages.MessageError as err:
+            self._reject(camera, f'bad CameraInfo: {err}; publishing no point cloud')
+            return None
+        if (intrinsics.height, intrinsics.width) != tuple(size):
+            self._reject(
+                camera,
+                f'CameraInfo is for {intrinsics.width}x{intrinsics.height}, the image is '
+                f'{size[1]}x{size[0]}; publishing no point cloud',
+            )
+            return None
+        return intrinsics
+
+    def _reject(self, camera: _Camera, problem: str) -> None:
+        camera.problem = problem
+        camera.stats.failed += 1
+        self.get_logger().warn(problem, throttle_duration_sec=_THROTTLE_S)
+
+    # -- parameters -----------------------------------------------------------------------------
+
+    def _validate_parameters(self, changes: list[Parameter]) -> str:
+        if not any(p.name in SETTINGS_NAMES for p in changes):
+            return ''  # qos_overrides.*, use_sim_time: rclpy's own
+        try:
+            settings_from_node(self, changes)
+        except (ConfigError, ValueError) as err:
+            return str(err)
+        return ''
+
+    def _apply_parameters(self, changes: list[Parameter]) -> None:
+        changes = [p for p in changes if p.name in SETTINGS_NAMES]
+        if not changes:
+            return
+        settings = settings_from_node(self, changes)
+        with self._lock:
+            self.settings = settings
+            if self.pipeline is not None:
+                backend = self.pipeline.backend
+                self.pipeline = Pipeline(settings.pipeline, backend=backend)
+                self._create_publishers()
+        self.get_logger().info(f'applied {", ".join(p.name for p in changes)}')
+
+    # -- diagnostics ----------------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        if self._diagnostics is None:
+            return
+        pipeline = self.pipeline
+        backend = pipeline.backend.description if pipeline is not None else 'not configured'
+        statuses = [
+            messages.Diagnostic(
+                messages.DiagnosticLevel.ERROR
+                if self._backend_problem
+                else messages.DiagnosticLevel.OK,
+                f'{self.get_name()}: backend',
+                self._backend_problem or 'ok',
+                backend,
+            )
+        ]
+        for camera in self.cameras.values():
+            figures = camera.stats.summary()
+            figures['superseded'] = float(self._slots.superseded(camera.namespace))
+            level = (
+                messages.DiagnosticLevel.WARN if camera.problem else messages.DiagnosticLevel.OK
+            )
+            statuses.append(
+                messages.Diagnostic(
+                    level,
+                    f'{self.get_name()}: {camera.label}',
+                    camera.problem or 'ok',
+                    backend,
+                    {key: f'{value:.3g}' for key, value in figures.items()},
+                )
+            )
+        header = messages.make_header(self.types, self.get_clock().now().nanoseconds, '')
+        self._diagnostics.publish(messages.diagnostic_array(self.types, header, statuses))
+
+
+def main(args: list[str] | None = None) -> None:
+    """
+    Run the node: configure and activate it (unless ``node.autostart`` is false), then spin.
+
+    :param args: command-line arguments for rclpy (``--ros-args ...``); None for sys.argv.
+    """
+    rclpy.init(args=args)
+    node = PerceptionNode()
+    try:
+        if node.settings.node.autostart:
+            node.trigger_configure()
+            node.trigger_activate()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
