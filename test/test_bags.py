@@ -68,14 +68,16 @@ def pipeline() -> Iterator[Pipeline]:
     torch.set_num_threads(threads)
 
 
-def record(path: Path, frames: list[Frame], storage: str, compressed: bool) -> None:
-    """Write the frames as a camera driver would record them."""
-    store = typestore('jazzy')
+def record(
+    path: Path, frames: list[Frame], storage: str, compressed: bool, distro: str = 'jazzy'
+) -> None:
+    """Write the frames as a camera driver would record them (Humble's types: bag version 8)."""
+    store = typestore(distro)
     types = messages.MessageTypes.from_typestore(store)
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     kind = 'sensor_msgs/msg/CompressedImage' if compressed else 'sensor_msgs/msg/Image'
     topic = f'{IMAGE_TOPIC}/compressed' if compressed else IMAGE_TOPIC
-    with Writer(path, version=9, storage_plugin=plugin) as writer:
+    with Writer(path, version=9 if distro == 'jazzy' else 8, storage_plugin=plugin) as writer:
         image = writer.add_connection(topic, kind, typestore=store)
         info = writer.add_connection(INFO_TOPIC, 'sensor_msgs/msg/CameraInfo', typestore=store)
         for index, frame in enumerate(frames):
@@ -112,12 +114,12 @@ def _read(path: Path) -> dict[str, list[tuple[int, Any]]]:
     return out
 
 
-@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+@pytest.mark.parametrize(('storage', 'distro'), [('mcap', 'jazzy'), ('sqlite3', 'humble')])
 def test_processed_bag_holds_inputs_and_every_output(
-    tmp_path: Path, frames: list[Frame], pipeline: Pipeline, storage: str
+    tmp_path: Path, frames: list[Frame], pipeline: Pipeline, storage: str, distro: str
 ) -> None:
     source, destination = tmp_path / 'in', tmp_path / 'out'
-    record(source, frames, storage, compressed=False)
+    record(source, frames, storage, compressed=False, distro=distro)
     steps: list[tuple[int, int]] = []
     report = process_bag(
         source,
@@ -200,3 +202,21 @@ def test_bad_requests_are_refused_with_the_reason(tmp_path: Path, frames: list[F
         process_bag(tmp_path / 'missing', tmp_path / 'out2', IMAGE_TOPIC)
     with pytest.raises(BagError, match='storage must be one of'):
         process_bag(source, tmp_path / 'out3', IMAGE_TOPIC, storage='zip')
+
+
+def test_bag_command_reports_what_it_wrote(tmp_path: Path, frames: list[Frame]) -> None:
+    from typer.testing import CliRunner
+    from vision_banana_ros.cli.main import app
+
+    source, destination = tmp_path / 'in', tmp_path / 'out'
+    record(source, frames[:1], 'mcap', compressed=False)
+    runner = CliRunner()
+    args = ['bag', str(source), str(destination), '--image-topic', IMAGE_TOPIC]
+    result = runner.invoke(app, [*args, '--storage', 'sqlite3'])
+    assert result.exit_code == 0, result.output
+    assert '1 images processed, 0 skipped' in result.output
+    assert '/camera/color/depth/image: 1' in result.output
+    assert set(_read(destination)) == {IMAGE_TOPIC, INFO_TOPIC} | OUTPUTS
+    again = runner.invoke(app, ['bag', str(source), str(tmp_path / 'o2'), '--image-topic', '/x'])
+    assert again.exit_code == 2
+    assert again.output.strip().startswith('vision-banana: error: the bag has no topic /x')

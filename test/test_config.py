@@ -22,6 +22,7 @@ import pytest
 from vision_banana_ros.config import ConfigError, from_mapping, load_yaml, to_mapping
 from vision_banana_ros.model.net import NetConfig
 from vision_banana_ros.pipeline import PipelineConfig, TasksConfig
+from vision_banana_ros.settings import load_settings, NodeConfig, Settings
 from vision_banana_ros.synth.render import RenderSettings
 from vision_banana_ros.training.config import MixtureConfig
 from vision_banana_ros.training.loop import TrainConfig
@@ -29,10 +30,6 @@ import yaml
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {'train': TrainConfig, 'mixture': MixtureConfig, 'net': NetConfig}
-FILES: dict[str, dict[str, type]] = {
-    'train.yaml': SECTIONS,
-    'perception.yaml': {'pipeline': PipelineConfig},
-}
 
 
 def _keys(cls: type, values: dict[str, object]) -> None:
@@ -45,15 +42,22 @@ def _keys(cls: type, values: dict[str, object]) -> None:
             _keys(type(nested), value)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize('file', sorted(FILES))
-def test_shipped_yaml_mirrors_the_dataclasses_one_to_one(file: str) -> None:
-    sections = FILES[file]
-    document = yaml.safe_load((PACKAGE_ROOT / 'config' / file).read_text())
-    assert set(document) == set(sections)
-    for name, cls in sections.items():
+def test_shipped_yaml_mirrors_the_dataclasses_one_to_one() -> None:
+    document = yaml.safe_load((PACKAGE_ROOT / 'config' / 'train.yaml').read_text())
+    assert set(document) == set(SECTIONS)
+    for name, cls in SECTIONS.items():
         _keys(cls, document[name])
-    loaded = load_yaml(PACKAGE_ROOT / 'config' / file, sections)
-    assert loaded == {name: cls() for name, cls in sections.items()}, 'the file holds the defaults'
+    loaded = load_yaml(PACKAGE_ROOT / 'config' / 'train.yaml', SECTIONS)
+    assert loaded == {name: cls() for name, cls in SECTIONS.items()}, 'the file holds the defaults'
+
+
+def test_perception_parameter_file_mirrors_the_settings_one_to_one() -> None:
+    path = PACKAGE_ROOT / 'config' / 'perception.yaml'
+    parameters = yaml.safe_load(path.read_text())['/**']['ros__parameters']
+    node = parameters.pop('node')
+    _keys(PipelineConfig, parameters)
+    _keys(NodeConfig, node)
+    assert load_settings(path) == Settings(), 'the file holds the defaults'
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,14 @@ from vision_banana_ros.config import ConfigError, from_mapping, to_mapping
 from vision_banana_ros.pipeline.config import PipelineConfig
 import yaml
 
-__all__ = ['NodeConfig', 'Settings', 'load_settings', 'settings_document']
+__all__ = [
+    'NODE_SECTION',
+    'NodeConfig',
+    'Settings',
+    'load_settings',
+    'read_parameter_file',
+    'settings_document',
+]
 
 NODE_SECTION = 'node'
 
@@ -135,22 +142,21 @@ class Settings:
         return {**to_mapping(self.pipeline), NODE_SECTION: to_mapping(self.node)}
 
 
-def load_settings(path: Path | str, node_name: str = '') -> Settings:
+def read_parameter_file(path: Path | str, node_name: str = '') -> dict[str, Any]:
     """
-    Read a ROS 2 parameter file as ``Settings``.
+    Read a ROS 2 parameter file's parameters as one nested mapping.
 
     Sections apply in ROS's order: ``/**`` first, then the node's own name (with or without a
     leading slash), later keys replacing earlier ones.
 
     :param path: the YAML file.
     :param node_name: the node whose section to merge after the wildcard; '' for ``/**`` only.
-    :return: the settings.
-    :raises ConfigError: on an unreadable file, a file without ``ros__parameters``, or a bad
-        or unknown key (named).
+    :return: the merged ``ros__parameters``, dotted keys nested.
+    :raises ConfigError: on an unreadable file or one without ``ros__parameters``.
     """
     try:
-        document = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
+        document = yaml.safe_load(Path(path).read_text(encoding='utf-8')) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f'{path}: {err}') from err
     if not isinstance(document, Mapping):
         raise ConfigError(
@@ -168,9 +174,26 @@ def load_settings(path: Path | str, node_name: str = '') -> Settings:
         merged = _merge(merged, _nest(section['ros__parameters'] or {}))
         found = True
     if not found:
-        raise ConfigError(f'{path}: no ros__parameters under {" or ".join(names)}')
+        raise ConfigError(
+            f'{path}: expected a ROS 2 parameter file with ros__parameters under '
+            f'{" or ".join(names)} (as config/perception.yaml), got {sorted(document)}'
+        )
+    return merged
+
+
+def load_settings(path: Path | str, node_name: str = '') -> Settings:
+    """
+    Read a ROS 2 parameter file as ``Settings``.
+
+    :param path: the YAML file.
+    :param node_name: see ``read_parameter_file``.
+    :return: the settings.
+    :raises ConfigError: on an unreadable file, a file without ``ros__parameters``, or a bad
+        or unknown key (named).
+    """
+    parameters = read_parameter_file(path, node_name)
     try:
-        return Settings.from_parameters(merged)
+        return Settings.from_parameters(parameters)
     except ConfigError as err:
         raise ConfigError(f'{path}: {err}') from err
 

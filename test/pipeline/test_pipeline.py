@@ -242,3 +242,29 @@ def test_samples_give_spread_and_lower_confidence(
     assert sampled.depth_confidence.mean() < single.depth_confidence.mean()
     assert len(sampled.generated) == 2, 'one raw image per prompt, not per sample'
     assert math.isfinite(sampled.timings_ms['total'])
+
+
+def test_several_cameras_share_one_generator_call(oracle: OracleBackend) -> None:
+    calls: list[int] = []
+    generate = oracle.generate
+
+    def counted(images: object, prompts: list[str], seeds: object = None) -> torch.Tensor:
+        calls.append(len(prompts))
+        return generate(images, prompts, seeds)  # type: ignore[arg-type]
+
+    pipeline = Pipeline(_at_256x320(), backend=oracle)
+    frames = [
+        CameraFrame(oracle.frames[i].rgb.numpy(), oracle.intrinsics[i], i, f'camera_{i}')
+        for i in (0, 2)
+    ]
+    alone = [Pipeline(_at_256x320(), backend=oracle).process(frame) for frame in frames]
+    try:
+        oracle.generate = counted  # type: ignore[method-assign]
+        together = pipeline.process_batch(frames)
+    finally:
+        del oracle.generate
+    assert calls == [4], 'both cameras, two prompts each, in one call'
+    for one, both in zip(alone, together, strict=True):
+        assert both.frame_id == one.frame_id and both.stamp_ns == one.stamp_ns
+        assert one.depth_m is not None and both.depth_m is not None
+        assert np.array_equal(one.depth_m, both.depth_m, equal_nan=True)

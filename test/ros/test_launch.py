@@ -17,7 +17,10 @@ The launch files and the RViz config: arguments, defaults, and what each launch 
 launch/*.launch.py are loaded with launch's own loader and walked in a ``LaunchContext`` as
 ``ros2 launch`` would (argument declarations, includes, OpaqueFunctions), except that nothing is
 started: each process action is collected, and the launch_ros ``Node`` actions are expanded into
-the command line they would run (parameter files, overrides, remappings, ROS arguments).
+the command line they would run (parameter files, overrides, remappings, ROS arguments). Two tests
+start the node for real: ``PerceptionNode`` under that command line (rcl parses the files and the
+rules), and perception.launch.py in a ``LaunchService`` from a fake install (an ament index entry
+and ``lib/vision_banana_ros/perception_node``), asked for its parameters over ROS.
 """
 
 from __future__ import annotations

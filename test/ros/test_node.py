@@ -21,6 +21,7 @@ embedded VB-Mini on the CPU with one torch thread.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 import socket
 from typing import Any
 
@@ -43,9 +44,13 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2  # n
 from sensor_msgs_py import point_cloud2  # noqa: E402
 import torch  # noqa: E402
 from vision_banana_ros.ros.node import PerceptionNode  # noqa: E402
+from vision_banana_ros.ros.parameters import flatten  # noqa: E402
+from vision_banana_ros.settings import Settings  # noqa: E402
 from vision_msgs.msg import Detection2DArray, LabelInfo  # noqa: E402
+import yaml  # noqa: E402
 
 HEIGHT, WIDTH = 96, 128
+ROOT = Path(__file__).resolve().parents[2]
 TASKS = [
     Parameter('tasks.semantic_classes', value=['wall', 'floor', 'table']),
     Parameter('tasks.instance_classes', value=['chair']),
@@ -150,12 +155,13 @@ def test_active_node_publishes_every_output_with_the_input_header(harness: Harne
     assert rig.wait_for(
         lambda: all(rig.received[t] for t in topics), poke=lambda: sent.append(camera.send())
     ), {t: len(v) for t, v in rig.received.items()}
-    depth = rig.received['depth/image'][0]
+    # The first frames may beat their CameraInfo (no cloud then): check one that has a cloud.
+    stamp = rig.received['points'][0].header.stamp
+    (depth,) = [m for m in rig.received['depth/image'] if m.header.stamp == stamp]
     assert depth.encoding == '32FC1' and (depth.height, depth.width) == (HEIGHT, WIDTH)
     assert depth.header.frame_id == 'camera_optical' and depth.header.stamp in sent
     values = np.frombuffer(bytes(depth.data), np.float32)
     assert np.isfinite(values).mean() > 0.9 and np.nanmin(values) > 0
-    stamp = depth.header.stamp
     for topic in topics:
         if topic != '/diagnostics':
             matching = [m for m in rig.received[topic] if m.header.stamp == stamp]
@@ -166,7 +172,7 @@ def test_active_node_publishes_every_output_with_the_input_header(harness: Harne
     assert mask.encoding == 'mono8' and set(
         np.unique(np.frombuffer(bytes(mask.data), np.uint8))
     ) <= {0, 255}
-    cloud = rig.received['points'][0]
+    (cloud,) = [m for m in rig.received['points'] if m.header.stamp == stamp]
     assert (cloud.height, cloud.width) == (HEIGHT, WIDTH) and not cloud.is_dense
     names = [f.name for f in cloud.fields]
     assert names[:3] == ['x', 'y', 'z'] and {'rgb', 'label', 'instance', 'confidence'} <= set(
@@ -392,3 +398,20 @@ def test_one_node_serves_two_cameras(harness: Harness) -> None:
         ),
         poke=both,
     )
+
+
+def test_declared_parameters_equal_the_yaml_keys_and_the_dataclass_fields(
+    harness: Harness,
+) -> None:
+    document = yaml.safe_load((ROOT / 'config' / 'perception.yaml').read_text())
+    keys = set(flatten(document['/**']['ros__parameters']))
+    fields = set(flatten(Settings().parameters()))
+    declared = {
+        name
+        for name in harness.node.list_parameters([], 0).names
+        if not name.startswith(('qos_overrides.', 'use_sim_time', 'start_type_description'))
+    }
+    assert keys == fields == declared
+    described = harness.node.describe_parameters(['tasks.semantic_classes', 'backend.name'])
+    assert 'semantic segmentation' in described[0].description and not described[0].read_only
+    assert described[1].read_only

@@ -18,7 +18,8 @@ Pipeline flags, intrinsics, the backend, a progress bar, and a Ctrl-C that finis
 frame before stopping.
 
 Pipeline settings come in layers, each overriding the one before: the command's defaults, the
-``pipeline`` section of ``--config`` (as ``config/perception.yaml``), the explicit flags
+pipeline parameters of ``--config`` (a ROS 2 parameter file like ``config/perception.yaml``; its
+``node`` section is ignored), the explicit flags
 (``--classes mug,table`` is ``tasks.semantic_classes``), then ``--set key=value`` with the
 dataclass's dotted names. ``config.from_mapping`` validates the result, so a bad key or value
 fails before any work, naming what is wrong.
@@ -50,6 +51,7 @@ from vision_banana_ros.backends import Backend, create_backend
 from vision_banana_ros.config import ConfigError, from_mapping, to_mapping
 from vision_banana_ros.geometry import CameraIntrinsics
 from vision_banana_ros.pipeline import PipelineConfig, plan_prompts
+from vision_banana_ros.settings import NODE_SECTION, read_parameter_file
 from vision_banana_ros.synth.layout import Scene
 import yaml
 
@@ -92,7 +94,7 @@ ConfigOption = Annotated[
     typer.Option(
         '--config',
         metavar='YAML',
-        help='pipeline settings: the pipeline section of a file like config/perception.yaml',
+        help='pipeline settings: a ROS 2 parameter file like config/perception.yaml',
         rich_help_panel=_PIPELINE,
     ),
 ]
@@ -349,14 +351,15 @@ def graceful_stop(item: str = 'frame') -> Iterator[StopRequest]:
 
 
 @contextlib.contextmanager
-def progress(total: int, verb: str, unit: str) -> Iterator[Callable[[], None]]:
+def progress(total: int, verb: str, unit: str) -> Iterator[Callable[..., None]]:
     """
     Show a progress bar on stderr with the count, elapsed time and ETA.
 
-    :param total: how many items the loop will do.
+    :param total: how many items the loop will do (0 if only known later).
     :param verb: what is being done, e.g. 'perceiving'.
     :param unit: what is counted, e.g. 'images'.
-    :return: a context manager yielding ``advance()``, to call after each item.
+    :return: a context manager yielding ``advance(total=None)``, to call after each item
+        (with the total, where it was not known at the start).
     """
     columns = (
         TextColumn(verb),
@@ -368,8 +371,14 @@ def progress(total: int, verb: str, unit: str) -> Iterator[Callable[[], None]]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(verb, total=total)
-        yield lambda: bar.advance(task)
+        task = bar.add_task(verb, total=total or None)
+
+        def advance(new_total: int | None = None) -> None:
+            if new_total is not None:
+                bar.update(task, total=new_total)
+            bar.advance(task)
+
+        yield advance
 
 
 def split_list(text: str, flag: str) -> tuple[str, ...]:
@@ -514,21 +523,13 @@ def parse_intrinsics(text: str) -> Intrinsics:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    """Read the pipeline section of a YAML file as a mapping."""
+    """Read the pipeline's parameters from a ROS 2 parameter file (the node's are dropped)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f'--config {path}: {err}') from err
-    if not isinstance(document, Mapping) or set(document) - {'pipeline'}:
-        found = sorted(document) if isinstance(document, Mapping) else type(document).__name__
-        raise ConfigError(
-            f'--config {path}: expected one top-level section "pipeline" (as in '
-            f'config/perception.yaml), got {found}'
-        )
-    section = document.get('pipeline') or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError(f'--config {path}: the pipeline section must be a mapping')
-    return dict(section)
+        parameters = read_parameter_file(path)
+    except ConfigError as err:
+        raise ConfigError(f'--config {err}') from err
+    parameters.pop(NODE_SECTION, None)
+    return parameters
 
 
 def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> None:

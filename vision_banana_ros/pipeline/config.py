@@ -16,7 +16,8 @@
 ``PipelineConfig``: what the perception pipeline asks the generator for, and how it cleans up.
 
 Sections mirror the YAML file and the ROS parameters one to one (``tasks.depth``,
-``cleanup.depth_median_px``, ``uncertainty.samples``, ``backend.local.steps``, ...).
+``cleanup.depth_median_px``, ``uncertainty.samples``, ``smoothing.depth_window``,
+``backend.local.steps``, ...).
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from vision_banana_ros.backends.config import BackendConfig
 from vision_banana_ros.codecs.depth import DEPTH_COLORMAPS
 from vision_banana_ros.codecs.errors import CodecError
 from vision_banana_ros.codecs.segmentation import parse_colour
+from vision_banana_ros.smoothing import SmoothingConfig
 
-__all__ = ['CleanupConfig', 'PipelineConfig', 'TasksConfig', 'UncertaintyConfig']
+__all__ = [
+    'CleanupConfig',
+    'PipelineConfig',
+    'SmoothingConfig',
+    'TasksConfig',
+    'UncertaintyConfig',
+]
 
 
 def _check(section: str, checks: dict[str, tuple[bool, object]]) -> None:
@@ -217,11 +225,13 @@ class UncertaintyConfig:
 @dataclass(frozen=True)
 class PipelineConfig:
     """
-    The whole pipeline: tasks, clean-up, uncertainty, model resolution and backend.
+    The whole pipeline: tasks, clean-up, uncertainty, smoothing, model resolution and backend.
 
     :ivar tasks: what is asked for.
     :ivar cleanup: artefact clean-up.
     :ivar uncertainty: sampling for per-pixel spread.
+    :ivar smoothing: temporal smoothing of consecutive frames of each camera (``frame_id``),
+        on by default: depth, normals and labels that do not flicker, stable instance ids.
     :ivar model_height: rows of the image sent to the generator; 0 for the backend's own
         resolution (or the camera's, for backends that take any size).
     :ivar model_width: columns, likewise.
@@ -232,6 +242,7 @@ class PipelineConfig:
     tasks: TasksConfig = field(default_factory=TasksConfig)
     cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     model_height: int = 0
     model_width: int = 0
     cloud: bool = True

@@ -18,13 +18,15 @@
 For each frame: letterbox the image to the model resolution (scale and pad, never stretch);
 send every prompt, times the samples, to the backend as one batch; crop the padding; decode on
 the backend's device; clean up at model resolution; resize the decoded quantities (never the
-colours) to the camera; build the labelled point cloud when intrinsics are given.
+colours) to the camera; smooth them over the camera's recent frames (``smoothing.py``, one
+history per ``frame_id``); build the labelled point cloud, from the smoothed arrays, when
+intrinsics are given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 import math
 import time
 from types import TracebackType
@@ -61,6 +63,7 @@ from vision_banana_ros.pipeline.result import (
     SemanticLabels,
 )
 from vision_banana_ros.prompts import build_prompt, PromptError, TaskSpec
+from vision_banana_ros.smoothing import check_motion, TemporalSmoother
 
 __all__ = ['Pipeline', 'PipelineError', 'PlannedPrompt', 'plan_prompts']
 
@@ -165,6 +168,7 @@ class Pipeline:
                 f'{self.backend.description} ignores seeds'
             )
         self._letterboxes: dict[tuple[int, int], Letterbox] = {}
+        self._smoothers: dict[str, TemporalSmoother] = {}
 
     @property
     def model_size(self) -> tuple[int, int] | None:
@@ -189,53 +193,82 @@ class Pipeline:
         """
         Run every configured task on one camera frame.
 
+        With ``smoothing.enabled`` the result is smoothed with the earlier frames of the same
+        ``frame_id`` (the first frame, and the first after ``reset``, pass through); feed each
+        camera's frames in order.
+
         :param frame: the frame; its intrinsics, if given, must be for its size.
         :return: the decoded perception at the camera's resolution.
-        :raises PipelineError: on a malformed frame or intrinsics for another size.
+        :raises PipelineError: on a malformed frame or motion, or intrinsics for another size.
         :raises BackendError: if the generator fails (unreachable, refused, bad output).
         """
-        clock = _Clock(self.backend.device)
-        _check_frame(frame)
-        height, width = frame.rgb.shape[:2]
-        box = self.letterbox((height, width))
-        device = self.backend.device
-        images = box.to_model(torch.from_numpy(np.ascontiguousarray(frame.rgb))[None].to(device))
-        clock.lap('letterbox')
+        return self.process_batch([frame])[0]
 
+    def process_batch(self, frames: Sequence[CameraFrame]) -> list[PerceptionResult]:
+        """
+        Run every configured task on several cameras' frames with one generator call.
+
+        Frames that letterbox to the same model size (all of them, for a backend with a fixed
+        resolution) share one ``Backend.generate`` call: every frame's prompts in one batch.
+
+        :param frames: one frame per camera (distinct ``frame_id``s keep distinct histories).
+        :return: one result per frame, in order; ``timings_ms['generate']`` is the shared call.
+        :raises PipelineError: on a malformed frame, motion or intrinsics (before any work).
+        :raises BackendError: if the generator fails.
+        """
+        for frame in frames:
+            _check_frame(frame)
+        clock = _Clock(self.backend.device)
+        boxes = [self.letterbox(tuple(frame.rgb.shape[:2])) for frame in frames]
+        device = self.backend.device
+        letterboxed = [
+            box.to_model(torch.from_numpy(np.ascontiguousarray(frame.rgb))[None].to(device))
+            for frame, box in zip(frames, boxes, strict=True)
+        ]  # (1, h, w, 3) each
+        clock.lap('letterbox')
+        drawn: dict[int, torch.Tensor] = {}
+        for size in dict.fromkeys(box.model_size for box in boxes):
+            members = [i for i, box in enumerate(boxes) if box.model_size == size]
+            images = [letterboxed[i] for i in members]
+            for index, out in zip(members, self._generate(images), strict=True):
+                drawn[index] = out
+        clock.lap('generate')
+        shared = dict(clock.laps)
+        return [
+            self._finish(frame, box, drawn[i], _Clock(self.backend.device, shared))
+            for i, (frame, box) in enumerate(zip(frames, boxes, strict=True))
+        ]
+
+    def _generate(self, letterboxed: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One backend call for same-sized (1, h, w, 3) images: (P K, h, w, 3) uint8 each."""
         samples = self.config.uncertainty.samples
         texts = [p.text for p in self.prompts for _ in range(samples)]
         seeds = list(range(samples)) * len(self.prompts) if samples > 1 else None
-        drawn = self.backend.generate(images, texts, seeds)  # (P K, h, w, 3) uint8 on device
-        clock.lap('generate')
+        per_frame, count = len(texts), len(letterboxed)
+        if count == 1:
+            images = letterboxed[0]  # one image shared by all prompts: encoded once
+        else:
+            images = torch.cat([image.expand(per_frame, -1, -1, -1) for image in letterboxed])
+        drawn = self.backend.generate(
+            images, texts * count, None if seeds is None else seeds * count
+        )
+        return list(drawn.chunk(count))  # (P K, h, w, 3) per frame, in order
 
+    def _finish(
+        self, frame: CameraFrame, box: Letterbox, drawn: torch.Tensor, clock: _Clock
+    ) -> PerceptionResult:
+        """Decode, clean, resize, smooth and build the cloud for one frame's images."""
+        height, width = frame.rgb.shape[:2]
+        samples = self.config.uncertainty.samples
         content = box.crop(drawn).reshape(len(self.prompts), samples, *box.content_size, 3)
         decoded = _Decoded(self.config, (height, width))
         for planned, rgb in zip(self.prompts, content, strict=True):
             decoded.add(planned.spec, rgb, clock)  # rgb (K, ch, cw, 3)
-        depth = decoded.depth_m
-        intrinsics = frame.intrinsics
-        cloud = None
-        if self.config.cloud and intrinsics is not None and depth is not None:
-            semantic = decoded.semantic
-            cloud = organised_cloud(
-                depth,
-                intrinsics,
-                rgb=frame.rgb,
-                label=None if semantic is None else semantic.labels.astype(np.uint32),
-                instance=None if decoded.instance_ids is None else decoded.instance_ids,
-                normals=decoded.normals,
-                confidence=decoded.depth_confidence,
-            )
-            clock.lap('cloud')
-        generated = tuple(
-            GeneratedImage(p.spec.task, p.text, drawn[i * samples].cpu().numpy())
-            for i, p in enumerate(self.prompts)
-        )
-        return PerceptionResult(
+        result = PerceptionResult(
             stamp_ns=frame.stamp_ns,
             frame_id=frame.frame_id,
             size=(height, width),
-            depth_m=depth,
+            depth_m=decoded.depth_m,
             depth_confidence=decoded.depth_confidence,
             depth_spread=decoded.depth_spread,
             normals=decoded.normals,
@@ -245,11 +278,41 @@ class Pipeline:
             instance_ids=decoded.instance_ids,
             instances=tuple(decoded.instances),
             referring=tuple(decoded.referring),
-            cloud=cloud,
-            generated=generated,
-            timings_ms=clock.finish(),
             backend=self.backend.description,
         )
+        if self.config.smoothing.enabled:
+            smoother = self._smoothers.get(frame.frame_id)
+            if smoother is None:
+                smoother = self._smoothers[frame.frame_id] = TemporalSmoother(
+                    self.config.smoothing
+                )
+            # In place: the decoded arrays are this call's own, and only the smoothed ones leave.
+            result = smoother.update(
+                result, frame.intrinsics, frame.motion, rgb=frame.rgb, in_place=True
+            )
+            clock.lap('smooth')
+        cloud = None
+        if self.config.cloud and frame.intrinsics is not None and result.depth_m is not None:
+            semantic = result.semantic
+            cloud = organised_cloud(
+                result.depth_m,
+                frame.intrinsics,
+                rgb=frame.rgb,
+                label=None if semantic is None else semantic.labels.astype(np.uint32),
+                instance=result.instance_ids,
+                normals=result.normals,
+                confidence=result.depth_confidence,
+            )
+            clock.lap('cloud')
+        generated = tuple(
+            GeneratedImage(p.spec.task, p.text, drawn[i * samples].cpu().numpy())
+            for i, p in enumerate(self.prompts)
+        )
+        return replace(result, cloud=cloud, generated=generated, timings_ms=clock.finish())
+
+    def reset(self) -> None:
+        """Forget every camera's history: the next frame of each passes through unsmoothed."""
+        self._smoothers.clear()
 
     def close(self) -> None:
         """Close the backend."""
@@ -287,17 +350,22 @@ def _check_frame(frame: object) -> None:
             f'intrinsics are for {intrinsics.width}x{intrinsics.height}, '
             f'the image is {rgb.shape[1]}x{rgb.shape[0]}'
         )
+    try:
+        check_motion(frame.motion)
+    except ValueError as err:
+        raise PipelineError(f'frame.{err}') from err
 
 
 class _Clock:
     """Per-stage wall time; synchronises CUDA so each stage is charged its own kernels."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, laps: dict[str, float] | None = None) -> None:
         self._sync: Callable[[], None] = (
             torch.cuda.synchronize if device.type == 'cuda' else lambda: None
         )
         self._start = self._last = time.perf_counter()
-        self.laps: dict[str, float] = {}
+        self.laps: dict[str, float] = dict(laps or {})
+        self._before = sum(self.laps.values())  # time spent on shared stages before this clock
 
     def lap(self, stage: str) -> None:
         self._sync()
@@ -307,7 +375,7 @@ class _Clock:
 
     def finish(self) -> dict[str, float]:
         self.lap('other')
-        self.laps['total'] = (self._last - self._start) * 1e3
+        self.laps['total'] = self._before + (self._last - self._start) * 1e3
         return self.laps
 
 

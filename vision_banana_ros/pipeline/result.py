@@ -39,13 +39,20 @@ class CameraFrame:
     :ivar rgb: (H, W, 3) uint8 RGB (convert BGR camera images first).
     :ivar intrinsics: the image's pinhole intrinsics, or None (no point cloud then).
     :ivar stamp_ns: acquisition time in nanoseconds (ROS header stamp), passed through.
-    :ivar frame_id: the camera's optical frame (REP 103: x right, y down, z forward).
+    :ivar frame_id: the camera's optical frame (REP 103: x right, y down, z forward); temporal
+        smoothing keeps one history per frame id.
+    :ivar motion: (4, 4) float T_prev_curr, the camera's rigid motion since the previous frame
+        of this ``frame_id`` the pipeline processed: it maps points in this frame's optical
+        frame into the previous one's, in metres (tf2: ``lookup_transform(frame_id at the
+        previous stamp, frame_id at this stamp)`` through a fixed frame such as ``odom``).
+        None when unknown: smoothing then detects ego-motion and restarts instead of warping.
     """
 
     rgb: np.ndarray
     intrinsics: CameraIntrinsics | None = None
     stamp_ns: int = 0
     frame_id: str = ''
+    motion: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +93,8 @@ class InstanceMask:
     One object instance.
 
     :ivar class_name: the class the instance prompt named.
-    :ivar instance_id: id in ``PerceptionResult.instance_ids`` (1..K within this frame).
+    :ivar instance_id: id in ``PerceptionResult.instance_ids``: 1..K within this frame, or with
+        temporal smoothing a track id that stays with the object from frame to frame.
     :ivar mask: (H, W) bool.
     :ivar area_px: pixels in ``mask``.
     :ivar colour: (3,) uint8 the colour the generator drew it in.
@@ -122,7 +130,8 @@ class PerceptionResult:
     Everything decoded for one frame, at the camera's resolution, in its optical frame.
 
     Confidences are in [0, 1]: the decoder's distance to the codebook, times the agreement of
-    the samples when several were drawn. Spreads are None with one sample.
+    the samples when several were drawn, raised by agreement over recent frames when smoothing
+    (``1 - (1 - c) / n`` for n agreeing frames). Spreads are None with one sample.
 
     :ivar stamp_ns: the input frame's stamp.
     :ivar frame_id: the input frame's id.
@@ -135,12 +144,13 @@ class PerceptionResult:
     :ivar normals_spread_deg: (H, W) float32 mean angle of the samples to their mean, or None.
     :ivar semantic: the semantic labels, or None.
     :ivar instance_ids: (H, W) uint16 instance ids over all instance classes, 0 none; or None.
+        With temporal smoothing, track ids stable across frames.
     :ivar instances: the instances, id order.
     :ivar referring: one per configured expression, config order.
     :ivar cloud: organised labelled point cloud (when intrinsics were given and depth asked).
     :ivar generated: the raw generator images, one per prompt (first sample).
     :ivar timings_ms: stage -> milliseconds ('letterbox', 'generate', 'decode', 'cleanup',
-        'resize', 'cloud', 'total').
+        'resize', 'smooth', 'cloud', 'total').
     :ivar backend: the backend's one-line description.
     """
 

@@ -138,6 +138,7 @@ class PerceptionNode(LifecycleNode):
             try:
                 size = pipeline.model_size or (480, 640)
                 pipeline.process(CameraFrame(np.zeros((*size, 3), np.uint8), frame_id='warmup'))
+                pipeline.reset()
             except BackendError as err:
                 pipeline.close()
                 self.get_logger().error(f'the backend failed its first frame: {err}')
@@ -329,7 +330,7 @@ class PerceptionNode(LifecycleNode):
                 return
             started = time.monotonic()
             try:
-                results = [pipeline.process(frame) for _, _, frame in frames]
+                results = pipeline.process_batch([frame for _, _, frame in frames])
             except (BackendError, PipelineError) as err:
                 self._backend_problem = str(err)
                 for camera, _, _ in frames:
