@@ -35,6 +35,7 @@ from vision_banana_ros.pipeline.result import (
     ReferringMask,
     SemanticLabels,
 )
+from vision_banana_ros.smoothing import SmoothingConfig
 
 __all__ = [
     'CameraFrame',
@@ -47,6 +48,7 @@ __all__ = [
     'PipelineError',
     'ReferringMask',
     'SemanticLabels',
+    'SmoothingConfig',
     'TasksConfig',
     'UncertaintyConfig',
     'plan_prompts',
