@@ -102,8 +102,8 @@ class OracleBackend(Backend):
             )
             for frame in self.frames
         )
-        self._model_views: dict[tuple[int, tuple[int, int]], tuple[torch.Tensor, RenderedFrame]]
-        self._model_views = {}
+        self._letterboxed_images: dict[tuple[int, tuple[int, int]], torch.Tensor] = {}
+        self._truths: dict[tuple[int, tuple[int, int]], RenderedFrame] = {}
 
     @classmethod
     def from_seeds(
@@ -148,7 +148,7 @@ class OracleBackend(Backend):
         """Find the scene an (h, w, 3) image shows; its ground truth rendered at (h, w)."""
         best, best_difference = -1, float('inf')
         for index in range(len(self.scenes)):
-            letterboxed, _ = self._model_view(index, size)
+            letterboxed = self._letterboxed(index, size)
             difference = float((letterboxed.float() - image.float()).abs().mean())
             if difference < best_difference:
                 best, best_difference = index, difference
@@ -157,25 +157,34 @@ class OracleBackend(Backend):
                 f'the oracle knows no scene that looks like this image (closest differs by '
                 f'{best_difference:.1f} levels on average)'
             )
-        return best, self._model_view(best, size)[1]
+        return best, self._truth(best, size)
 
-    def _model_view(self, index: int, size: tuple[int, int]) -> tuple[torch.Tensor, RenderedFrame]:
-        """Scene ``index``'s camera image letterboxed to ``size``, and its truth at ``size``."""
+    def _letterbox(self, index: int, size: tuple[int, int]) -> Letterbox:
+        camera = self.scenes[index].camera
+        return Letterbox.fit((camera.height, camera.width), size)
+
+    def _letterboxed(self, index: int, size: tuple[int, int]) -> torch.Tensor:
+        """Scene ``index``'s camera image letterboxed to ``size`` (cached): (h, w, 3) uint8."""
         key = (index, size)
-        if key not in self._model_views:
-            scene, frame = self.scenes[index], self.frames[index]
-            box = Letterbox.fit((scene.camera.height, scene.camera.width), size)
-            letterboxed = box.to_model(frame.rgb[None])[0]
-            model = box.model_intrinsics(scene.camera.intrinsics)
+        if key not in self._letterboxed_images:
+            box = self._letterbox(index, size)
+            self._letterboxed_images[key] = box.to_model(self.frames[index].rgb[None])[0]
+        return self._letterboxed_images[key]
+
+    def _truth(self, index: int, size: tuple[int, int]) -> RenderedFrame:
+        """Scene ``index`` rendered at ``size`` with the letterbox's intrinsics (cached)."""
+        key = (index, size)
+        if key not in self._truths:
+            scene = self.scenes[index]
+            model = self._letterbox(index, size).model_intrinsics(scene.camera.intrinsics)
             camera = dataclasses.replace(
                 scene.camera,
                 K=model.matrix(dtype=torch.float64).numpy(),
                 width=size[1],
                 height=size[0],
             )
-            truth = self._render([dataclasses.replace(scene, camera=camera)])[0]
-            self._model_views[key] = (letterboxed, truth)
-        return self._model_views[key]
+            self._truths[key] = self._render([dataclasses.replace(scene, camera=camera)])[0]
+        return self._truths[key]
 
     @staticmethod
     def _draw(prompt: str, truth: RenderedFrame, references: Sequence[Reference]) -> torch.Tensor:
