@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TypeVar
 
 import torch
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image
@@ -38,6 +39,8 @@ __all__ = [
     'BackendRefused',
     'BackendUnavailable',
 ]
+
+_Self = TypeVar('_Self', bound='Closeable')
 
 MAX_PROMPT_CHARS = 4096
 """Longest prompt any backend accepts; the paper's longest published prompt is under 600."""
@@ -63,12 +66,33 @@ class BackendOutputError(BackendError):
     """The generator returned the wrong number, size or type of images."""
 
 
-class Backend(abc.ABC):
+class Closeable:
+    """Something that holds resources: ``close()`` them, or leave a ``with`` block."""
+
+    def close(self) -> None:
+        """Free what is held (connections, worker threads, GPU memory)."""
+
+    def __enter__(self: _Self) -> _Self:
+        """Return the object itself."""
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the object."""
+        self.close()
+
+
+class Backend(Closeable, abc.ABC):
     """
     A generator behind ``generate(images (N, H, W, 3) uint8, prompts) -> (P, H, W, 3) uint8``.
 
     Subclasses implement ``_generate``; ``generate`` validates what goes in and what comes out.
-    Backends are context managers (``close`` frees connections, threads and GPU memory).
+    Backends are context managers (``close`` frees connections, threads and GPU memory; most
+    hold nothing and keep the no-op).
     """
 
     #: Short name used in configs ('local', 'diffusers', 'gemini', 'remote', 'oracle').
@@ -138,22 +162,6 @@ class Backend(abc.ABC):
         :param seeds: one seed per prompt, or None.
         :return: (len(prompts), H, W, 3) uint8 tensor on ``device``.
         """
-
-    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
-        """Free what the backend holds (connections, worker threads, GPU memory)."""
-
-    def __enter__(self) -> Backend:
-        """Return the backend itself."""
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close the backend."""
-        self.close()
 
 
 def _check_images(images: object) -> torch.Tensor:

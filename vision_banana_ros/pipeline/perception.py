@@ -29,11 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 import math
 import time
-from types import TracebackType
 
 import numpy as np
 import torch
 from vision_banana_ros.backends import Backend, create_backend
+from vision_banana_ros.backends.base import Closeable
 from vision_banana_ros.codecs.depth import decode_depth
 from vision_banana_ros.codecs.normals import decode_normals
 from vision_banana_ros.codecs.segmentation import (
@@ -136,7 +136,7 @@ def _semantic_colours(tasks: TasksConfig) -> tuple[tuple[str, Rgb], ...]:
     return tuple(zip(tasks.semantic_classes, colours, strict=True))
 
 
-class Pipeline:
+class Pipeline(Closeable):
     """
     The ROS-free perception engine shared by the node, the command line and the server.
 
@@ -317,19 +317,6 @@ class Pipeline:
     def close(self) -> None:
         """Close the backend."""
         self.backend.close()
-
-    def __enter__(self) -> Pipeline:
-        """Return the pipeline itself."""
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close the backend."""
-        self.close()
 
 
 def _check_frame(frame: object) -> None:
