@@ -48,6 +48,7 @@ __all__ = [
     'NodeConfig',
     'Settings',
     'load_settings',
+    'merge_parameters',
     'read_parameter_file',
     'settings_document',
 ]
@@ -171,7 +172,7 @@ def read_parameter_file(path: Path | str, node_name: str = '') -> dict[str, Any]
             continue
         if not isinstance(section, Mapping) or 'ros__parameters' not in section:
             raise ConfigError(f'{path}: section {name!r} has no ros__parameters')
-        merged = _merge(merged, _nest(section['ros__parameters'] or {}))
+        merged = merge_parameters(merged, _nest(section['ros__parameters'] or {}))
         found = True
     if not found:
         raise ConfigError(
@@ -224,17 +225,24 @@ def _nest(values: Mapping[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f'{key}: {part} is both a value and a section')
         leaf = parts[-1]
         if isinstance(value, dict) and isinstance(target.get(leaf), dict):
-            target[leaf] = _merge(target[leaf], value)
+            target[leaf] = merge_parameters(target[leaf], value)
         else:
             target[leaf] = value
     return nested
 
 
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def merge_parameters(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    Merge nested parameter mappings: sections merge key by key, other values replace.
+
+    :param base: the earlier parameters.
+    :param update: the later ones, which win.
+    :return: a new mapping (neither argument is changed).
+    """
     merged = dict(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_parameters(merged[key], value)
         else:
             merged[key] = value
     return merged

@@ -51,7 +51,7 @@ from vision_banana_ros.backends import Backend, create_backend
 from vision_banana_ros.config import ConfigError, from_mapping, to_mapping
 from vision_banana_ros.geometry import CameraIntrinsics
 from vision_banana_ros.pipeline import PipelineConfig, plan_prompts
-from vision_banana_ros.settings import NODE_SECTION, read_parameter_file
+from vision_banana_ros.settings import merge_parameters, NODE_SECTION, read_parameter_file
 from vision_banana_ros.synth.layout import Scene
 import yaml
 
@@ -411,7 +411,7 @@ def build_config(flags: PipelineFlags, base: Mapping[str, Any] | None = None) ->
     """
     mapping = copy.deepcopy(dict(base) if base is not None else to_mapping(PipelineConfig()))
     if flags.config is not None:
-        _merge(mapping, _read_config(flags.config))
+        mapping = merge_parameters(mapping, _read_config(flags.config))
     for key, value, flag in flags.assignments():
         _assign(mapping, key, value, flag)
     for item in flags.settings:
@@ -530,15 +530,6 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f'--config {err}') from err
     parameters.pop(NODE_SECTION, None)
     return parameters
-
-
-def _merge(target: dict[str, Any], update: Mapping[str, Any]) -> None:
-    """Merge nested mappings into target in place; other values replace."""
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 def _assign(mapping: dict[str, Any], dotted: str, value: object, flag: str) -> None:
