@@ -83,6 +83,16 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _unreachable_backend() -> list[Parameter]:
+    """Point the node at a server nobody listens on, failing fast."""
+    return [
+        Parameter('backend.name', value='remote'),
+        Parameter('backend.remote.url', value=f'http://127.0.0.1:{_closed_port()}'),
+        Parameter('backend.remote.max_retries', value=0),
+        Parameter('backend.remote.timeout_s', value=0.5),
+    ]
+
+
 @pytest.fixture
 def harness(ros_context: Any, request: pytest.FixtureRequest) -> Iterator[Harness]:
     overrides = getattr(request, 'param', TASKS)
@@ -319,15 +329,7 @@ def test_stale_frames_are_dropped_and_counted(harness: Harness) -> None:
 
 @pytest.mark.parametrize(
     'harness',
-    [
-        [
-            Parameter('backend.name', value='remote'),
-            Parameter('backend.remote.url', value=f'http://127.0.0.1:{_closed_port()}'),
-            Parameter('backend.remote.max_retries', value=0),
-            Parameter('backend.remote.timeout_s', value=0.5),
-            Parameter('node.warmup', value=False),
-        ]
-    ],
+    [[*_unreachable_backend(), Parameter('node.warmup', value=False)]],
     indirect=True,
 )
 def test_backend_failure_is_an_error_in_diagnostics_not_a_crash(harness: Harness) -> None:
@@ -348,14 +350,7 @@ def test_backend_failure_is_an_error_in_diagnostics_not_a_crash(harness: Harness
 
 @pytest.mark.parametrize(
     'harness',
-    [
-        [
-            Parameter('backend.name', value='remote'),
-            Parameter('backend.remote.url', value=f'http://127.0.0.1:{_closed_port()}'),
-            Parameter('backend.remote.max_retries', value=0),
-            Parameter('backend.remote.timeout_s', value=0.5),
-        ]
-    ],
+    [_unreachable_backend()],
     indirect=True,
 )
 def test_configure_fails_when_the_backend_cannot_draw(harness: Harness) -> None:

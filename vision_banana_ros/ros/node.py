@@ -239,7 +239,6 @@ class PerceptionNode(LifecycleNode):
                     continue
                 if topic.msg_type.startswith('vision_msgs/') and not self.types.has_vision_msgs:
                     continue
-                qos = QoSProfile(depth=1)
                 if topic.qos == RELIABLE_LATCHED:
                     qos = QoSProfile(
                         depth=1,
