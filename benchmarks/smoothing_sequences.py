@@ -35,8 +35,9 @@ up to 3 graspable ones) runs every frame with smoothing off, then on: given the 
   least-squares ``L`` in ``smoothed_t - raw_t = L (raw_(t-1) - raw_t)``, projected on the true
   change: 0 follows the newest frame, 1 is one frame behind (<= 1). Label lag: of those pixels
   whose raw label changed, the fraction still showing the previous label.
-- **time**: the pipeline's 'smooth' stage per frame (median; every task above), and
-  ``TemporalSmoother.update`` on depth + semantic labels alone, in place, with the image.
+- **time**: the pipeline's 'smooth' stage per frame (median; every task above): the whole cost
+  smoothing adds to a frame, since the pipeline smooths at the model's resolution (the image's
+  crop included) and resizes to the camera whether it smooths or not.
 
 Run: ``.venv/bin/python benchmarks/smoothing_sequences.py`` (``--frames 48`` for a camera twice as
 slow, ``--backend oracle`` for the ground truth drawn through the codecs, ``--json`` for one JSON
@@ -69,7 +70,7 @@ from vision_banana_ros.pipeline import (
     PipelineConfig,
     TasksConfig,
 )
-from vision_banana_ros.smoothing import SmoothingConfig, TemporalSmoother
+from vision_banana_ros.smoothing import SmoothingConfig
 from vision_banana_ros.synth.catalog import CLASS_NAMES, GRASPABLE
 from vision_banana_ros.synth.layout import sample_scene, Scene, SceneMode
 from vision_banana_ros.synth.render import RenderSettings
@@ -354,41 +355,6 @@ def _dominant(ids: np.ndarray, mask: np.ndarray) -> int:
     return best if counts[best] >= 0.5 * mask.sum() else 0
 
 
-def update_ms(sequence: Sequence_, raw: Sequence[PerceptionResult], tf: bool) -> float:
-    """
-    Time ``TemporalSmoother.update`` on depth + semantic labels alone, in place (median ms).
-
-    :param sequence: the frames (intrinsics and motions).
-    :param raw: the unsmoothed results; copied before each timed call.
-    :param tf: pass the camera's motion.
-    :return: the median over all frames but the first.
-    """
-    smoother = TemporalSmoother(SmoothingConfig(normals=False))
-    times = []
-    for frame, motion, result in zip(sequence.frames, sequence.motions, raw, strict=True):
-        assert result.depth_m is not None and result.semantic is not None
-        rgb = np.ascontiguousarray(frame.rgb.numpy())
-        semantic = result.semantic
-        bare = replace(
-            result,
-            depth_m=result.depth_m.copy(),
-            depth_confidence=None,
-            normals=None,
-            normals_confidence=None,
-            semantic=replace(
-                semantic, labels=semantic.labels.copy(), confidence=semantic.confidence.copy()
-            ),
-            instance_ids=None,
-            instances=(),
-            referring=(),
-            cloud=None,
-        )
-        start = time.perf_counter()
-        smoother.update(bare, intrinsics_of(frame), motion if tf else None, rgb=rgb, in_place=True)
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times[1:]))
-
-
 def _weights_step() -> int | None:
     """Return the training step of the shipped weights (they are republished as training goes)."""
     try:
@@ -451,14 +417,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         'tf': measure(sequences, raw, with_tf),
         'no_tf': measure(sequences, raw, without_tf),
     }
-    update = {
-        'tf': float(
-            np.median([update_ms(s, r, True) for s, r in zip(sequences, raw, strict=True)])
-        ),
-        'no_tf': float(
-            np.median([update_ms(s, r, False) for s, r in zip(sequences, raw, strict=True)])
-        ),
-    }
     metadata = {
         'date': time.strftime('%Y-%m-%d %H:%M'),
         'weights_step': _weights_step() if args.backend == 'local' else None,
@@ -475,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.json:
         results = {
-            name: {**asdict(f), 'reduction': f.reduction, 'update_ms': update[name]}
+            name: {**asdict(f), 'reduction': f.reduction}
             for name, f in figures.items()
         }
         print(json.dumps({'metadata': metadata, 'results': results}, indent=2))
@@ -501,8 +459,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, name, pattern in rows:
         cells = [pattern.format(getattr(figures[k], name)) for k in ('tf', 'no_tf')]
         print(f'{label:<52} {cells[0]:>16} {cells[1]:>16}')
-    cells = [f'{update[k]:.2f}' for k in ('tf', 'no_tf')]
-    print(f'{"update(), depth + labels, in place (ms, median)":<52} {cells[0]:>16} {cells[1]:>16}')
     return 0
 
 

@@ -124,6 +124,22 @@ class Letterbox:
         rows = image.narrow(rows_axis, self.top, content_h)
         return rows.narrow(rows_axis + 1, self.left, content_w)
 
+    def content_intrinsics(self, intrinsics: CameraIntrinsics) -> CameraIntrinsics:
+        """
+        Intrinsics of the content window (the camera image scaled, without the padding).
+
+        :param intrinsics: the camera image's intrinsics (its size must be ``camera_size``).
+        :return: intrinsics of the (ch, cw) content window, scaled by the pixel-centre rule.
+        :raises ValueError: if the intrinsics are for another image size.
+        """
+        if (intrinsics.height, intrinsics.width) != self.camera_size:
+            raise ValueError(
+                f'intrinsics are for {intrinsics.width}x{intrinsics.height}, the camera image is '
+                f'{self.camera_size[1]}x{self.camera_size[0]}'
+            )
+        content_h, content_w = self.content_size
+        return intrinsics.scaled_to(content_w, content_h)
+
     def model_intrinsics(self, intrinsics: CameraIntrinsics) -> CameraIntrinsics:
         """
         Intrinsics of the model image, padding included, from the camera's.
@@ -133,13 +149,7 @@ class Letterbox:
             pixel-centre rule, then shifted by the padding.
         :raises ValueError: if the intrinsics are for another image size.
         """
-        if (intrinsics.height, intrinsics.width) != self.camera_size:
-            raise ValueError(
-                f'intrinsics are for {intrinsics.width}x{intrinsics.height}, the camera image is '
-                f'{self.camera_size[1]}x{self.camera_size[0]}'
-            )
-        content_h, content_w = self.content_size
-        scaled = intrinsics.scaled_to(content_w, content_h)
+        scaled = self.content_intrinsics(intrinsics)
         return CameraIntrinsics(
             fx=scaled.fx,
             fy=scaled.fy,

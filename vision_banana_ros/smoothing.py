@@ -127,7 +127,7 @@ class SmoothingConfig:
     label_window: int = 2
     instance_iou: float = 0.3
     instance_max_missed: int = 5
-    instance_stride_px: int = 4
+    instance_stride_px: int = 1
 
     def __post_init__(self) -> None:
         checks = {

@@ -235,7 +235,7 @@ class Pipeline(Closeable):
         clock.lap('generate')
         shared = dict(clock.laps)
         return [
-            self._finish(frame, box, drawn[i], _Clock(self.backend.device, shared))
+            self._finish(frame, box, letterboxed[i], drawn[i], _Clock(self.backend.device, shared))
             for i, (frame, box) in enumerate(zip(frames, boxes, strict=True))
         ]
 
@@ -255,42 +255,39 @@ class Pipeline(Closeable):
         return list(drawn.chunk(count))  # (P K, h, w, 3) per frame, in order
 
     def _finish(
-        self, frame: CameraFrame, box: Letterbox, drawn: torch.Tensor, clock: _Clock
+        self,
+        frame: CameraFrame,
+        box: Letterbox,
+        letterboxed: torch.Tensor,
+        drawn: torch.Tensor,
+        clock: _Clock,
     ) -> PerceptionResult:
-        """Decode, clean, resize, smooth and build the cloud for one frame's images."""
+        """Decode, clean and smooth at model resolution; resize; build the cloud."""
         height, width = frame.rgb.shape[:2]
         samples = self.config.uncertainty.samples
         content = box.crop(drawn).reshape(len(self.prompts), samples, *box.content_size, 3)
-        decoded = _Decoded(self.config, (height, width))
+        decoded = _Decoded(self.config)
         for planned, rgb in zip(self.prompts, content, strict=True):
             decoded.add(planned.spec, rgb, clock)  # rgb (K, ch, cw, 3)
-        result = PerceptionResult(
-            stamp_ns=frame.stamp_ns,
-            frame_id=frame.frame_id,
-            size=(height, width),
-            depth_m=decoded.depth_m,
-            depth_confidence=decoded.depth_confidence,
-            depth_spread=decoded.depth_spread,
-            normals=decoded.normals,
-            normals_confidence=decoded.normals_confidence,
-            normals_spread_deg=decoded.normals_spread_deg,
-            semantic=decoded.semantic,
-            instance_ids=decoded.instance_ids,
-            instances=tuple(decoded.instances),
-            referring=tuple(decoded.referring),
-            backend=self.backend.description,
-        )
+        result = decoded.result(frame, box.content_size, self.backend.description)
         if self.config.smoothing.enabled:
             smoother = self._smoothers.get(frame.frame_id)
             if smoother is None:
                 smoother = self._smoothers[frame.frame_id] = TemporalSmoother(
                     self.config.smoothing
                 )
-            # In place: the decoded arrays are this call's own, and only the smoothed ones leave.
-            result = smoother.update(
-                result, frame.intrinsics, frame.motion, rgb=frame.rgb, in_place=True
+            # At model resolution (a fraction of the camera's pixels), in place: the decoded
+            # arrays are this call's own, and only the smoothed ones leave.
+            intrinsics = (
+                None if frame.intrinsics is None else box.content_intrinsics(frame.intrinsics)
             )
+            image = box.crop(letterboxed[0]).cpu().numpy()  # (ch, cw, 3) uint8
+            result = smoother.update(result, intrinsics, frame.motion, rgb=image, in_place=True)
             clock.lap('smooth')
+        result = _to_camera(
+            result, (height, width), self.config.cleanup.depth_max_step, self.backend.device
+        )
+        clock.lap('resize')
         cloud = None
         if self.config.cloud and frame.intrinsics is not None and result.depth_m is not None:
             semantic = result.semantic
@@ -367,12 +364,11 @@ class _Clock:
 
 
 class _Decoded:
-    """Decodes, cleans and resizes each prompt's samples; collects the numpy results."""
+    """Decodes and cleans each prompt's samples at model resolution; collects numpy results."""
 
-    def __init__(self, config: PipelineConfig, camera_size: tuple[int, int]) -> None:
+    def __init__(self, config: PipelineConfig) -> None:
         self.cleanup = config.cleanup
         self.uncertainty = config.uncertainty
-        self.size = camera_size
         self.depth_m: np.ndarray | None = None
         self.depth_confidence: np.ndarray | None = None
         self.depth_spread: np.ndarray | None = None
@@ -394,6 +390,25 @@ class _Decoded:
             'referring': self._referring,
         }[spec.task](spec, rgb, clock)
 
+    def result(self, frame: CameraFrame, size: tuple[int, int], backend: str) -> PerceptionResult:
+        """Return what was decoded as a (ch, cw) result for ``frame``."""
+        return PerceptionResult(
+            stamp_ns=frame.stamp_ns,
+            frame_id=frame.frame_id,
+            size=size,
+            depth_m=self.depth_m,
+            depth_confidence=self.depth_confidence,
+            depth_spread=self.depth_spread,
+            normals=self.normals,
+            normals_confidence=self.normals_confidence,
+            normals_spread_deg=self.normals_spread_deg,
+            semantic=self.semantic,
+            instance_ids=self.instance_ids,
+            instances=tuple(self.instances),
+            referring=tuple(self.referring),
+            backend=backend,
+        )
+
     def _depth(self, spec: TaskSpec, rgb: torch.Tensor, clock: _Clock) -> None:
         decoded = decode_depth(rgb, spec.colormap)
         depth, confidence = decoded.depth_m, decoded.confidence  # (K, ch, cw) each
@@ -408,12 +423,10 @@ class _Decoded:
             confidence = confidence * torch.exp(-0.5 * (torch.nan_to_num(spread) / scale) ** 2)
         clock.lap('decode')
         mean = median_depth(mean, self.cleanup.depth_median_px)
+        self.depth_m = _numpy(mean)
+        self.depth_confidence = _numpy(confidence)
+        self.depth_spread = None if spread is None else _numpy(spread)
         clock.lap('cleanup')
-        self.depth_m = _numpy(resize_depth(mean, self.size, self.cleanup.depth_max_step))
-        self.depth_confidence = _numpy(resize_scalar(confidence, self.size))
-        if spread is not None:
-            self.depth_spread = _numpy(resize_scalar(spread, self.size))
-        clock.lap('resize')
 
     def _normals(self, spec: TaskSpec, rgb: torch.Tensor, clock: _Clock) -> None:
         decoded = decode_normals(rgb)
@@ -431,17 +444,14 @@ class _Decoded:
             confidence = confidence * torch.exp(-0.5 * (torch.nan_to_num(spread) / scale) ** 2)
         clock.lap('decode')
         mean = smooth_normals(mean, self.cleanup.normals_smooth_px, self.cleanup.normals_sigma_deg)
+        self.normals = _numpy(mean).transpose(1, 2, 0)  # (ch, cw, 3), planar in memory
+        self.normals_confidence = _numpy(confidence)
+        self.normals_spread_deg = None if spread is None else _numpy(spread)
         clock.lap('cleanup')
-        resized = resize_normals(mean, self.size)  # (3, H, W)
-        self.normals = _numpy(resized.permute(1, 2, 0))
-        self.normals_confidence = _numpy(resize_scalar(confidence, self.size))
-        if spread is not None:
-            self.normals_spread_deg = _numpy(resize_scalar(spread, self.size))
-        clock.lap('resize')
 
     def _vote(
         self, rgb: torch.Tensor, class_colours: tuple[tuple[str, Rgb], ...]
-    ) -> tuple[np.ndarray, torch.Tensor]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Nearest-colour labels of K samples, their majority, and confidence x agreement."""
         decoded = decode_semantic(rgb, class_colours, max_distance_rgb=math.inf)
         labels, confidence = decoded.labels, decoded.confidence  # (K, ch, cw) each
@@ -452,38 +462,33 @@ class _Decoded:
             counts = torch.nn.functional.one_hot(votes, len(class_colours) + 1).sum(0)
             best = counts.max(-1)
             votes, confidence = best.indices[None], confidence * best.values / votes.shape[0]
-        return votes[0].cpu().numpy(), confidence
+        return votes[0].cpu().numpy(), _numpy(confidence)
 
     def _semantic(self, spec: TaskSpec, rgb: torch.Tensor, clock: _Clock) -> None:
         labels, confidence = self._vote(rgb, spec.class_colours)
         clock.lap('decode')
-        labels = self._clean(labels)
-        clock.lap('cleanup')
-        resized = resize_labels(torch.from_numpy(labels.astype(np.uint16)), self.size)
         self.semantic = SemanticLabels(
-            labels=resized.numpy(),
+            labels=self._clean(labels).astype(np.uint16),
             class_names=tuple(name for name, _ in spec.class_colours),
             colours=np.array([c for _, c in spec.class_colours], dtype=np.uint8).reshape(-1, 3),
-            confidence=_numpy(resize_scalar(confidence, self.size)),
+            confidence=confidence,
         )
-        clock.lap('resize')
+        clock.lap('cleanup')
 
     def _referring(self, spec: TaskSpec, rgb: torch.Tensor, clock: _Clock) -> None:
         colours = (('target', spec.target), ('background', spec.background))
         labels, confidence = self._vote(rgb, colours)
         clock.lap('decode')
-        mask = self._clean((labels == 1).astype(np.uint8))
-        clock.lap('cleanup')
-        resized = resize_labels(torch.from_numpy(mask.astype(bool)), self.size).numpy()
+        mask = self._clean((labels == 1).astype(np.uint8)).astype(bool)
         self.referring.append(
             ReferringMask(
                 expression=spec.expression,
-                mask=resized,
-                area_px=int(resized.sum()),
-                confidence=_numpy(resize_scalar(confidence, self.size)),
+                mask=mask,
+                area_px=int(mask.sum()),
+                confidence=confidence,
             )
         )
-        clock.lap('resize')
+        clock.lap('cleanup')
 
     def _instance(self, spec: TaskSpec, rgb: torch.Tensor, clock: _Clock) -> None:
         decoded = decode_instances(rgb[0], spec.background)  # the first sample
@@ -491,13 +496,11 @@ class _Decoded:
         colours = np.asarray(decoded.colours)
         clock.lap('decode')
         ids = self._clean(ids)
-        clock.lap('cleanup')
-        resized = resize_labels(torch.from_numpy(ids), self.size).numpy()
         if self.instance_ids is None:
-            self.instance_ids = np.zeros(self.size, dtype=np.uint16)
+            self.instance_ids = np.zeros(ids.shape, dtype=np.uint16)
         offset = len(self.instances)
-        for local in np.unique(resized[resized > 0]):
-            mask = (resized == local) & (self.instance_ids == 0)
+        for local in np.unique(ids[ids > 0]):
+            mask = (ids == local) & (self.instance_ids == 0)
             if not mask.any():
                 continue
             instance_id = offset + 1
@@ -512,12 +515,68 @@ class _Decoded:
                     colour=colours[int(local) - 1],
                 )
             )
-        clock.lap('resize')
+        clock.lap('cleanup')
 
     def _clean(self, labels: np.ndarray) -> np.ndarray:
         return clean_labels(
             labels, self.cleanup.mask_min_component_px, self.cleanup.mask_max_hole_px
         )
+
+
+def _to_camera(
+    result: PerceptionResult, size: tuple[int, int], max_step: float, device: torch.device
+) -> PerceptionResult:
+    """
+    Resize a model-resolution result's decoded quantities to the camera's (H, W).
+
+    Depth edge-aware (``max_step``), normals likewise, confidences and spreads bilinear, labels
+    and masks nearest; each instance's mask is cut anew from the resized ids. The arithmetic
+    runs on ``device``.
+    """
+    if tuple(result.size) == size:
+        return result
+
+    def scalar(values: np.ndarray) -> np.ndarray:
+        return _numpy(resize_scalar(torch.from_numpy(values).to(device), size))
+
+    def nearest(labels: np.ndarray) -> np.ndarray:
+        resized: np.ndarray = resize_labels(torch.from_numpy(labels), size).numpy()
+        return resized
+
+    changes: dict[str, object] = {'size': size}
+    for name in ('depth_confidence', 'depth_spread', 'normals_confidence', 'normals_spread_deg'):
+        values = getattr(result, name)
+        changes[name] = None if values is None else scalar(values)
+    if result.depth_m is not None:
+        depth = torch.from_numpy(result.depth_m).to(device)
+        changes['depth_m'] = _numpy(resize_depth(depth, size, max_step))
+    if result.normals is not None:
+        planar = torch.from_numpy(result.normals).to(device).permute(2, 0, 1)  # (3, ch, cw)
+        changes['normals'] = _numpy(resize_normals(planar, size)).transpose(1, 2, 0)
+    semantic = result.semantic
+    if semantic is not None:
+        changes['semantic'] = replace(
+            semantic, labels=nearest(semantic.labels), confidence=scalar(semantic.confidence)
+        )
+    referring = []
+    for mask in result.referring:
+        inside = nearest(mask.mask)
+        referring.append(
+            replace(
+                mask, mask=inside, area_px=int(inside.sum()), confidence=scalar(mask.confidence)
+            )
+        )
+    changes['referring'] = tuple(referring)
+    if result.instance_ids is not None:
+        ids = nearest(result.instance_ids)
+        changes['instance_ids'] = ids
+        masks = [ids == instance.instance_id for instance in result.instances]
+        changes['instances'] = tuple(
+            replace(instance, mask=mask, area_px=int(mask.sum()))
+            for instance, mask in zip(result.instances, masks, strict=True)
+            if mask.any()
+        )
+    return replace(result, **changes)  # type: ignore[arg-type]
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
