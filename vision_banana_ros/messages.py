@@ -58,6 +58,7 @@ import cv2
 import numpy as np
 from vision_banana_ros.geometry import CameraIntrinsics, GeometryError, PackedCloud
 from vision_banana_ros.pipeline.result import CameraFrame, InstanceMask
+from vision_banana_ros.transforms import StampedTransform
 
 __all__ = [
     'RGB_ENCODINGS',
@@ -85,6 +86,7 @@ __all__ = [
     'point_cloud',
     'rgb_image',
     'stamp_ns',
+    'transforms_from_tf',
 ]
 
 
@@ -455,6 +457,32 @@ def frame_from_msgs(image_msg: Any, info_msg: Any = None, rectified: bool = Fals
     return CameraFrame(
         rgb=rgb, intrinsics=intrinsics, stamp_ns=stamp_ns(header), frame_id=str(header.frame_id)
     )
+
+
+def transforms_from_tf(msg: Any) -> tuple[list[StampedTransform], list[str]]:
+    """
+    Read a tf2_msgs/TFMessage (``/tf`` or ``/tf_static``) for a ``TransformBuffer``.
+
+    :param msg: a TFMessage (anything with ``transforms``, each a geometry_msgs/TransformStamped).
+    :return: the well-formed transforms (frame names without a leading '/', as tf2 strips it),
+        and one line per malformed one saying what is wrong (they are left out).
+    """
+    good, problems = [], []
+    for index, stamped in enumerate(msg.transforms):
+        try:
+            moved, turned = stamped.transform.translation, stamped.transform.rotation
+            good.append(
+                StampedTransform(
+                    parent=str(stamped.header.frame_id).lstrip('/'),
+                    child=str(stamped.child_frame_id).lstrip('/'),
+                    stamp_ns=stamp_ns(stamped.header),
+                    translation=np.array([moved.x, moved.y, moved.z], dtype=np.float64),
+                    rotation=np.array([turned.x, turned.y, turned.z, turned.w], dtype=np.float64),
+                )
+            )
+        except (ValueError, TypeError, AttributeError) as err:  # MessageError is a ValueError
+            problems.append(f'TFMessage.transforms[{index}]: {err}')
+    return good, problems
 
 
 def _size(value: Any, name: str) -> int:
