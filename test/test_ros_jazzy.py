@@ -126,7 +126,7 @@ def test_ros_layer_type_checks_against_humble(tmp_path: Path) -> None:
         '[mypy-vision_banana_ros.*]\nfollow_imports = silent\n'
         '[mypy-rclpy.*]\nfollow_imports = silent\n'
         '[mypy-sensor_msgs.*,std_msgs.*,vision_msgs.*,diagnostic_msgs.*,rcl_interfaces.*,'
-        'lifecycle_msgs.*,builtin_interfaces.*,geometry_msgs.*,cv2.*,scipy.*,rosbags.*,'
+        'lifecycle_msgs.*,builtin_interfaces.*,geometry_msgs.*,tf2_msgs.*,cv2.*,scipy.*,rosbags.*,'
         'transformers.*,open3d.*,matplotlib.*,hilbertmap.*]\n'
         'ignore_missing_imports = True\nfollow_imports = skip\n'
     )

@@ -77,6 +77,12 @@ class NodeConfig:
         is not slow and a broken backend fails the transition.
     :ivar autostart: the ``perception_node`` executable configures and activates the node by
         itself; false leaves it unconfigured for a lifecycle manager.
+    :ivar tf_fixed_frame: a frame that does not move with the camera (``odom``, ``map``): the
+        camera's motion between two frames is looked up through it on ``/tf`` and
+        ``/tf_static`` for temporal smoothing (the images' ``frame_id`` is the camera's
+        frame); empty: no TF, ego-motion is detected from the images instead.
+    :ivar tf_timeout_s: how long a frame waits for the transforms at its stamp to arrive
+        before it is smoothed without the motion (counted in diagnostics).
     """
 
     cameras: tuple[str, ...] = ()
@@ -88,6 +94,8 @@ class NodeConfig:
     diagnostics_period_s: float = 1.0
     warmup: bool = True
     autostart: bool = True
+    tf_fixed_frame: str = 'odom'
+    tf_timeout_s: float = 0.05
 
     def __post_init__(self) -> None:
         bad = []
@@ -100,6 +108,10 @@ class NodeConfig:
             bad.append(f'max_input_age_s={self.max_input_age_s!r}')
         if not (math.isfinite(self.diagnostics_period_s) and self.diagnostics_period_s > 0):
             bad.append(f'diagnostics_period_s={self.diagnostics_period_s!r}')
+        if self.tf_fixed_frame.startswith('/') or any(c.isspace() for c in self.tf_fixed_frame):
+            bad.append(f'tf_fixed_frame={self.tf_fixed_frame!r} (a frame name, or empty)')
+        if not (math.isfinite(self.tf_timeout_s) and 0 <= self.tf_timeout_s <= 10):
+            bad.append(f'tf_timeout_s={self.tf_timeout_s!r} (0 to 10 s)')
         if bad:
             raise ValueError(f'node: invalid {", ".join(bad)}')
 

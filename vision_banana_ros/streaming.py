@@ -114,6 +114,7 @@ class StreamStats:
     published: int = 0
     stale: int = 0
     failed: int = 0
+    no_motion: int = 0
     _arrivals: deque[float] = field(default_factory=deque, repr=False)
     _outputs: deque[tuple[float, float, float]] = field(default_factory=deque, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -146,7 +147,8 @@ class StreamStats:
 
         :param now_s: monotonic time in seconds; None for now.
         :return: input_hz, output_hz, latency_p50_ms, latency_p95_ms, work_p50_ms (NaN when no
-            frame was published in the window) and the running counts.
+            frame was published in the window) and the running counts (``no_motion``: frames
+            smoothed without the camera's motion because TF had none for them).
         """
         now = time.monotonic() if now_s is None else now_s
         with self._lock:
@@ -167,6 +169,7 @@ class StreamStats:
                 'published': float(self.published),
                 'stale': float(self.stale),
                 'failed': float(self.failed),
+                'no_motion': float(self.no_motion),
             }
 
 

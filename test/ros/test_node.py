@@ -31,6 +31,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy', reason='no rclpy here: test/test_ros_jazzy.py runs this')
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100 (after the skip)
+from geometry_msgs.msg import TransformStamped  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import (  # noqa: E402
@@ -42,6 +43,7 @@ from rclpy.qos import (  # noqa: E402
 from ros.rig import camera_info_message, Harness, image_message  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2  # noqa: E402
 from sensor_msgs_py import point_cloud2  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
 import torch  # noqa: E402
 from vision_banana_ros.ros.node import PerceptionNode  # noqa: E402
 from vision_banana_ros.ros.parameters import flatten  # noqa: E402
@@ -117,8 +119,10 @@ class Camera:
         now = self.rig.node.get_clock().now().nanoseconds - int(age_s * 1e9)
         return rclpy.time.Time(nanoseconds=now).to_msg()
 
-    def send(self, image: Any = None, info: Any = None, age_s: float = 0.0) -> Any:
-        stamp = self.stamp(age_s)
+    def send(
+        self, image: Any = None, info: Any = None, age_s: float = 0.0, stamp: Any = None
+    ) -> Any:
+        stamp = stamp if stamp is not None else self.stamp(age_s)
         image = image if image is not None else image_message(_rgb(), stamp)
         image.header.stamp = stamp
         info = info if info is not None else camera_info_message(WIDTH, HEIGHT, stamp)
@@ -410,3 +414,100 @@ def test_declared_parameters_equal_the_yaml_keys_and_the_dataclass_fields(
     described = harness.node.describe_parameters(['tasks.semantic_classes', 'backend.name'])
     assert 'semantic segmentation' in described[0].description and not described[0].read_only
     assert described[1].read_only
+
+
+def _transform(parent: str, child: str, stamp: Any, x: float, quaternion: tuple) -> Any:
+    msg = TransformStamped()
+    msg.header.stamp = stamp
+    msg.header.frame_id = parent
+    msg.child_frame_id = child
+    msg.transform.translation.x = x
+    (
+        msg.transform.rotation.x,
+        msg.transform.rotation.y,
+        msg.transform.rotation.z,
+        msg.transform.rotation.w,
+    ) = quaternion
+    return msg
+
+
+OPTICAL = (-0.5, 0.5, -0.5, 0.5)  # base_link (x forward, z up) -> optical (z forward, y down)
+
+
+def test_camera_motion_comes_from_tf(harness: Harness) -> None:
+    """The robot drives 10 cm forward a frame: the smoother is told so, in the optical frame."""
+    rig = harness
+    rig.listen(Image, 'depth/image')
+    rig.listen(DiagnosticArray, '/diagnostics')
+    _activate(rig)
+    pipeline = rig.node.pipeline
+    given: list[Any] = []
+    real = pipeline.process_batch
+
+    def spy(frames: list[Any]) -> Any:
+        given.extend(frames)
+        return real(frames)
+
+    pipeline.process_batch = spy  # the real pipeline runs; the frames it got are kept
+    static = rig.helper.create_publisher(
+        TFMessage,
+        '/tf_static',
+        QoSProfile(
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        ),
+    )
+    dynamic = rig.helper.create_publisher(TFMessage, '/tf', 100)
+    camera = Camera(rig)
+    rig.wait_for(lambda: camera.image.get_subscription_count() == 1)
+    stamp = camera.stamp()
+    static.publish(
+        TFMessage(transforms=[_transform('base_link', 'camera_optical', stamp, 0.0, OPTICAL)])
+    )
+    for step in range(3):
+        stamp = camera.stamp()
+        dynamic.publish(
+            TFMessage(
+                transforms=[
+                    _transform('odom', 'base_link', stamp, 0.1 * step, (0.0, 0.0, 0.0, 1.0))
+                ]
+            )
+        )
+        count = len(rig.received['depth/image'])
+        camera.send(stamp=stamp)
+        assert rig.wait_for(lambda c=count: len(rig.received['depth/image']) > c)
+    motions = [frame.motion for frame in given]
+    assert motions[0] is None and all(m is not None for m in motions[1:]), motions
+    for motion in motions[1:]:
+        assert np.allclose(motion[:3, 3], (0.0, 0.0, 0.1), atol=1e-6)  # forward is optical z
+        assert np.allclose(motion[:3, :3], np.eye(3), atol=1e-6)
+
+    def motion_ok() -> bool:
+        status = _statuses(rig).get('perception_node: camera motion')
+        return status is not None and status.level == b'\x00'
+
+    assert rig.wait_for(motion_ok)
+
+
+@pytest.mark.parametrize('harness', [[Parameter('node.tf_timeout_s', value=0.01)]], indirect=True)
+def test_frames_without_tf_are_smoothed_without_motion_and_counted(harness: Harness) -> None:
+    rig = harness
+    rig.listen(Image, 'depth/image')
+    rig.listen(DiagnosticArray, '/diagnostics')
+    _activate(rig)
+    camera = Camera(rig)
+    assert rig.wait_for(lambda: len(rig.received['depth/image']) >= 2, poke=camera.send)
+
+    def warned() -> bool:
+        status = _statuses(rig).get('perception_node: camera motion')
+        frames = _statuses(rig).get('perception_node: camera')
+        values = {v.key: v.value for v in frames.values} if frames else {}
+        return (
+            status is not None
+            and status.level == b'\x01'
+            and "'camera_optical'" in status.message
+            and float(values.get('no_motion', 0)) >= 1
+        )
+
+    assert rig.wait_for(warned, poke=camera.send)

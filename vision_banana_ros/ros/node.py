@@ -23,15 +23,24 @@ camera, runs the pipeline (all cameras in one generator call) and publishes with
 header. Bad frames, bad CameraInfo and backend failures are logged (throttled) and reported on
 ``/diagnostics``; the node keeps running and publishes nothing false.
 
+Temporal smoothing is told the camera's motion between consecutive frames from ``/tf`` and
+``/tf_static`` (through ``node.tf_fixed_frame``, e.g. ``odom``; see
+``vision_banana_ros.transforms``): each frame waits up to ``node.tf_timeout_s`` for the
+transforms at its stamp, and is smoothed without the motion (ego-motion detected from the
+images) when they do not come, counted as ``no_motion`` in diagnostics.
+
 Topics (relative, per camera namespace; see ``vision_banana_ros.outputs`` for the outputs):
 ``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8) or ``image/compressed``, and
-``camera_info``. Subscriptions use sensor-data QoS at depth 1, publishers the system default;
-every endpoint takes ``qos_overrides`` parameters.
+``camera_info``; ``/tf`` and ``/tf_static`` (tf2_msgs/TFMessage, with tf2's QoS). Camera
+subscriptions use sensor-data QoS at depth 1, publishers the system default; every endpoint
+takes ``qos_overrides`` parameters.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 import functools
+import importlib
 import threading
 import time
 import traceback
@@ -69,6 +78,7 @@ from vision_banana_ros.ros.parameters import (
 )
 from vision_banana_ros.settings import Settings
 from vision_banana_ros.streaming import FrameSlots, StreamStats
+from vision_banana_ros.transforms import TransformBuffer, TransformError
 
 __all__ = ['PerceptionNode', 'main']
 
@@ -91,6 +101,7 @@ class _Camera:
         self.subscriptions: list[Any] = []
         self.publishers: dict[str, Any] = {}
         self.camera_info: Any = None
+        self.previous_stamp_ns: int | None = None  # of the last frame the pipeline smoothed
         self.stats = StreamStats()
         self.problem = ''  # the latest input problem, for diagnostics ('' = none)
 
@@ -122,6 +133,9 @@ class PerceptionNode(LifecycleNode):
         self._backend_problem = ''
         self._diagnostics: Any = None
         self._diagnostics_timer: Any = None
+        self.transforms = TransformBuffer()
+        self._tf_subscriptions: list[Any] = []
+        self._tf_problem = ''  # why the latest frame had no camera motion ('' = it had one)
         on_parameters_change(self, self._validate_parameters, self._apply_parameters)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -161,6 +175,7 @@ class PerceptionNode(LifecycleNode):
         """Subscribe to every camera and start the worker."""
         for camera in self.cameras.values():
             self._subscribe(camera)
+        self._subscribe_tf()
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name='perception_worker', daemon=True)
         self._worker.start()
@@ -173,6 +188,11 @@ class PerceptionNode(LifecycleNode):
             for subscription in camera.subscriptions:
                 self.destroy_subscription(subscription)
             camera.subscriptions = []
+            camera.previous_stamp_ns = None
+        for subscription in self._tf_subscriptions:
+            self.destroy_subscription(subscription)
+        self._tf_subscriptions = []
+        self.transforms.clear()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -229,6 +249,31 @@ class PerceptionNode(LifecycleNode):
                 qos_overriding_options=overrides,
                 event_callbacks=self._qos_events(info_topic, publisher=False),
             ),
+        ]
+
+    def _subscribe_tf(self) -> None:
+        """Listen to /tf and /tf_static, as tf2's TransformListener does, if asked to."""
+        if not self.settings.node.tf_fixed_frame:
+            return
+        try:
+            tf_message = importlib.import_module('tf2_msgs.msg').TFMessage
+        except ImportError:
+            self._tf_problem = 'tf2_msgs is not installed: no camera motion from TF'
+            self.get_logger().warn(
+                f'{self._tf_problem}; smoothing detects ego-motion from the images instead'
+            )
+            return
+        dynamic = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        static = QoSProfile(
+            depth=1,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        self._tf_subscriptions = [
+            self.create_subscription(
+                tf_message, topic, functools.partial(self._on_tf, is_static), qos
+            )
+            for topic, qos, is_static in (('/tf', dynamic, False), ('/tf_static', static, True))
         ]
 
     def _create_publishers(self) -> None:
@@ -290,6 +335,15 @@ class PerceptionNode(LifecycleNode):
     def _on_camera_info(self, camera: _Camera, msg: Any) -> None:
         camera.camera_info = msg
 
+    def _on_tf(self, static: bool, msg: Any) -> None:
+        transforms, problems = messages.transforms_from_tf(msg)
+        self.transforms.add(transforms, static)
+        if problems:
+            self.get_logger().warn(
+                f'ignored {len(problems)} bad transform(s): {problems[0]}',
+                throttle_duration_sec=_THROTTLE_S,
+            )
+
     # -- the worker -----------------------------------------------------------------------------
 
     def _stop_worker(self) -> None:
@@ -320,7 +374,7 @@ class PerceptionNode(LifecycleNode):
             camera = self.cameras[namespace]
             frame = self._frame(camera, msg)
             if frame is not None:
-                frames.append((camera, msg, frame))
+                frames.append((camera, msg, replace(frame, motion=self._motion(camera, frame))))
         if not frames:
             return
         with self._lock:
@@ -341,6 +395,7 @@ class PerceptionNode(LifecycleNode):
             self._backend_problem = ''
             work_s = time.monotonic() - started
             for (camera, msg, frame), result in zip(frames, results, strict=True):
+                camera.previous_stamp_ns = frame.stamp_ns
                 for topic, out in frame_messages(
                     self.types, msg.header, result, frame.rgb, frame.intrinsics, self.settings.node
                 ):
@@ -370,6 +425,26 @@ class PerceptionNode(LifecycleNode):
         intrinsics = self._intrinsics(camera, rgb.shape[:2])
         camera.problem = '' if intrinsics is not None or not camera.problem else camera.problem
         return CameraFrame(rgb, intrinsics, stamp_ns, msg.header.frame_id)
+
+    def _motion(self, camera: _Camera, frame: CameraFrame) -> np.ndarray | None:
+        """Return the camera's motion since its previous frame from TF, or None if unknown."""
+        fixed, previous = self.settings.node.tf_fixed_frame, camera.previous_stamp_ns
+        if not fixed or not self._tf_subscriptions or previous is None:
+            return None
+        if frame.stamp_ns < previous:  # the clock went back (a bag restarted): old TF is stale
+            self.transforms.clear()
+            return None
+        try:
+            motion = self.transforms.wait_camera_motion(
+                frame.frame_id, fixed, previous, frame.stamp_ns, self.settings.node.tf_timeout_s
+            )
+        except TransformError as err:
+            camera.stats.no_motion += 1
+            self._tf_problem = f'smoothing without camera motion: {err}'
+            self.get_logger().warn(self._tf_problem, throttle_duration_sec=_THROTTLE_S)
+            return None
+        self._tf_problem = ''
+        return motion
 
     def _intrinsics(self, camera: _Camera, size: tuple[int, ...]) -> CameraIntrinsics | None:
         info = camera.camera_info
@@ -439,6 +514,17 @@ class PerceptionNode(LifecycleNode):
                 backend,
             )
         ]
+        if self.settings.node.tf_fixed_frame:
+            statuses.append(
+                messages.Diagnostic(
+                    messages.DiagnosticLevel.WARN
+                    if self._tf_problem
+                    else messages.DiagnosticLevel.OK,
+                    f'{self.get_name()}: camera motion',
+                    self._tf_problem or f'from TF through {self.settings.node.tf_fixed_frame!r}',
+                    backend,
+                )
+            )
         for camera in self.cameras.values():
             figures = camera.stats.summary()
             figures['superseded'] = float(self._slots.superseded(camera.namespace))

@@ -51,6 +51,7 @@ READ_ONLY_PREFIXES = (
     'node.cameras',
     'node.compressed',
     'node.autostart',
+    'node.tf_fixed_frame',
 )
 """Parameters fixed once the node is configured (a prefix matches names that start with it)."""
 
