@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from vision_banana_ros.pipeline.config import (
     CleanupConfig,
+    ObjectsConfig,
     PipelineConfig,
     TasksConfig,
     UncertaintyConfig,
@@ -42,6 +43,7 @@ __all__ = [
     'CleanupConfig',
     'GeneratedImage',
     'InstanceMask',
+    'ObjectsConfig',
     'PerceptionResult',
     'Pipeline',
     'PipelineConfig',

@@ -33,6 +33,7 @@ from vision_banana_ros.smoothing import SmoothingConfig
 
 __all__ = [
     'CleanupConfig',
+    'ObjectsConfig',
     'PipelineConfig',
     'SmoothingConfig',
     'TasksConfig',
@@ -223,15 +224,70 @@ class UncertaintyConfig:
 
 
 @dataclass(frozen=True)
+class ObjectsConfig:
+    """
+    How objects (oriented 3D boxes, ``objects.py``) are built from masks, depth and normals.
+
+    :ivar enabled: build objects at all (needs depth, intrinsics and instance classes or
+        referring expressions).
+    :ivar erode_px: pixels eroded off every mask's border before fitting (mixed pixels); the
+        extents are grown back by what this removes. 0 keeps the border.
+    :ivar edge_step: relative depth difference to a 4-neighbour above which a pixel sits on a
+        depth discontinuity and is rejected (flying pixels); 0 turns the check off.
+    :ivar depth_gate_mads: points further than this many scaled median absolute deviations (and
+        than ``edge_step`` of the median) from the object's median depth are rejected (a mask
+        that bled onto the background); 0 turns the gate off.
+    :ivar min_points: objects with fewer points left are dropped ('too few points').
+    :ivar min_fill: objects whose points cover less than this fraction of their mask's pixels
+        are dropped ('too sparse'); in [0, 1].
+    :ivar extent_percentile: extents span the p-th to (100 - p)-th percentile of the points
+        along each axis (robust to stray points); 0 for the full range, at most 10.
+    """
+
+    enabled: bool = True
+    erode_px: int = 1
+    edge_step: float = 0.03
+    depth_gate_mads: float = 6.0
+    min_points: int = 30
+    min_fill: float = 0.2
+    extent_percentile: float = 0.5
+
+    def __post_init__(self) -> None:
+        def within(value: float, low: float, high: float) -> bool:
+            return math.isfinite(value) and low <= value <= high
+
+        _check(
+            'objects',
+            {
+                'enabled': (isinstance(self.enabled, bool), self.enabled),
+                'erode_px': (_count(self.erode_px) and self.erode_px <= 50, self.erode_px),
+                'edge_step': (within(self.edge_step, 0.0, 0.99), self.edge_step),
+                'depth_gate_mads': (
+                    within(self.depth_gate_mads, 0.0, math.inf),
+                    self.depth_gate_mads,
+                ),
+                'min_points': (_count(self.min_points, 1), self.min_points),
+                'min_fill': (within(self.min_fill, 0.0, 1.0), self.min_fill),
+                'extent_percentile': (
+                    within(self.extent_percentile, 0.0, 10.0),
+                    self.extent_percentile,
+                ),
+            },
+        )
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """
-    The whole pipeline: tasks, clean-up, uncertainty, smoothing, model resolution and backend.
+    The whole pipeline: tasks, clean-up, uncertainty, smoothing, objects, model size, backend.
 
     :ivar tasks: what is asked for.
     :ivar cleanup: artefact clean-up.
     :ivar uncertainty: sampling for per-pixel spread.
     :ivar smoothing: temporal smoothing of consecutive frames of each camera (``frame_id``),
         on by default: depth, normals and labels that do not flicker, stable instance ids.
+    :ivar objects: 3D boxes of every instance and referring expression (when intrinsics are
+        given and depth is asked), for grasp planners.
     :ivar model_height: rows of the image sent to the generator; 0 for the backend's own
         resolution (or the camera's, for backends that take any size).
     :ivar model_width: columns, likewise.
@@ -243,6 +299,7 @@ class PipelineConfig:
     cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    objects: ObjectsConfig = field(default_factory=ObjectsConfig)
     model_height: int = 0
     model_width: int = 0
     cloud: bool = True
