@@ -36,12 +36,13 @@ import torch
 from vision_banana_ros import messages
 from vision_banana_ros.bags import BagError, process_bag
 from vision_banana_ros.datasets import Frame, read_nyu
-from vision_banana_ros.pipeline import Pipeline
+from vision_banana_ros.pipeline import CameraFrame, PerceptionResult, Pipeline
 from vision_banana_ros.rosbag_types import typestore
-from vision_banana_ros.settings import Settings
+from vision_banana_ros.settings import NodeConfig, Settings
 
 IMAGE_TOPIC = '/camera/color/image_raw'
 INFO_TOPIC = '/camera/color/camera_info'
+OPTICAL_FRAME = 'camera_color_optical_frame'
 OUTPUTS = {
     '/camera/color/depth/image',
     '/camera/color/depth/camera_info',
@@ -69,9 +70,19 @@ def pipeline() -> Iterator[Pipeline]:
 
 
 def record(
-    path: Path, frames: list[Frame], storage: str, compressed: bool, distro: str = 'jazzy'
+    path: Path,
+    frames: list[Frame],
+    storage: str,
+    compressed: bool,
+    distro: str = 'jazzy',
+    forward_m: float | None = None,
 ) -> None:
-    """Write the frames as a camera driver would record them (Humble's types: bag version 8)."""
+    """
+    Write the frames as a camera driver would record them (Humble's types: bag version 8).
+
+    With ``forward_m``, also /tf_static (base_link -> the optical frame) and /tf (odom ->
+    base_link, the robot ``forward_m`` further along its x axis at each frame's stamp).
+    """
     store = typestore(distro)
     types = messages.MessageTypes.from_typestore(store)
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
@@ -80,9 +91,18 @@ def record(
     with Writer(path, version=9 if distro == 'jazzy' else 8, storage_plugin=plugin) as writer:
         image = writer.add_connection(topic, kind, typestore=store)
         info = writer.add_connection(INFO_TOPIC, 'sensor_msgs/msg/CameraInfo', typestore=store)
+        if forward_m is not None:
+            tf = writer.add_connection('/tf', 'tf2_msgs/msg/TFMessage', typestore=store)
+            static = writer.add_connection('/tf_static', 'tf2_msgs/msg/TFMessage', typestore=store)
+            start = 1_700_000_000_000_000_000
+            mount = _tf(store, start, 'base_link', OPTICAL_FRAME, 0.0, (-0.5, 0.5, -0.5, 0.5))
+            writer.write(static, start, _serialise(store, mount))
         for index, frame in enumerate(frames):
             stamp = 1_700_000_000_000_000_000 + index * 200_000_000
-            header = messages.make_header(types, stamp, 'camera_color_optical_frame')
+            header = messages.make_header(types, stamp, OPTICAL_FRAME)
+            if forward_m is not None:
+                odometry = _tf(store, stamp, 'odom', 'base_link', forward_m * index, (0, 0, 0, 1))
+                writer.write(tf, stamp, _serialise(store, odometry))
             assert frame.intrinsics is not None
             writer.write(
                 info,
@@ -99,6 +119,27 @@ def record(
             else:
                 msg = messages.rgb_image(types, header, frame.rgb)
             writer.write(image, stamp + 1000, _serialise(store, msg))
+
+
+def _tf(
+    store: Any, stamp: int, parent: str, child: str, x: float, rotation: tuple[float, ...]
+) -> Any:
+    """One transform as a tf2_msgs/TFMessage (rosbags' classes)."""
+    classes = store.types
+    types = messages.MessageTypes.from_typestore(store)
+    qx, qy, qz, qw = (float(v) for v in rotation)
+    return classes['tf2_msgs/msg/TFMessage'](
+        transforms=[
+            classes['geometry_msgs/msg/TransformStamped'](
+                header=messages.make_header(types, stamp, parent),
+                child_frame_id=child,
+                transform=classes['geometry_msgs/msg/Transform'](
+                    translation=classes['geometry_msgs/msg/Vector3'](x=x, y=0.0, z=0.0),
+                    rotation=classes['geometry_msgs/msg/Quaternion'](x=qx, y=qy, z=qz, w=qw),
+                ),
+            )
+        ]
+    )
 
 
 def _serialise(store: Any, msg: Any) -> bytes:
@@ -220,3 +261,37 @@ def test_bag_command_reports_what_it_wrote(tmp_path: Path, frames: list[Frame]) 
     again = runner.invoke(app, ['bag', str(source), str(tmp_path / 'o2'), '--image-topic', '/x'])
     assert again.exit_code == 2
     assert again.output.strip().startswith('vision-banana: error: the bag has no topic /x')
+
+
+def test_camera_motion_comes_from_the_bags_tf(
+    tmp_path: Path, frames: list[Frame], pipeline: Pipeline
+) -> None:
+    """The robot drives 5 cm forward a frame: the pipeline is told so, in the optical frame."""
+    source = tmp_path / 'in'
+    record(source, frames, 'mcap', compressed=False, forward_m=0.05)
+    given: list[CameraFrame] = []
+
+    class Recorder:
+        """The shared pipeline, keeping the frames it is given."""
+
+        def process(self, frame: CameraFrame) -> PerceptionResult:
+            given.append(frame)
+            return pipeline.process(frame)
+
+    report = process_bag(source, tmp_path / 'out', IMAGE_TOPIC, pipeline=Recorder())  # type: ignore[arg-type]
+    assert report.frames == 3 and report.no_motion == 0, report.problems
+    assert given[0].motion is None
+    for frame in given[1:]:
+        assert frame.motion is not None
+        assert np.allclose(frame.motion[:3, 3], (0.0, 0.0, 0.05), atol=1e-9)
+        assert np.allclose(frame.motion[:3, :3], np.eye(3), atol=1e-9)
+    assert {'/tf', '/tf_static'} <= set(_read(tmp_path / 'out'))  # copied through
+    off = Settings(node=NodeConfig(tf_fixed_frame=''))
+    report = process_bag(source, tmp_path / 'off', IMAGE_TOPIC, settings=off, pipeline=pipeline)
+    assert report.no_motion == 2
+    assert report.problems == ['smoothing without camera motion: node.tf_fixed_frame is empty']
+    elsewhere = Settings(node=NodeConfig(tf_fixed_frame='map'))
+    report = process_bag(
+        source, tmp_path / 'map', IMAGE_TOPIC, settings=elsewhere, pipeline=pipeline
+    )
+    assert report.no_motion == 2 and 'two trees' in report.problems[0]

@@ -21,15 +21,21 @@ in recording order, and writes the node's outputs (``vision_banana_ros.outputs``
 builder the node uses, with rosbags' message classes) under the image topic's namespace, each at
 its input image's recording time and with its header. ``ros2 bag play OUT`` then shows the
 results in RViz as the live node would.
+
+Where the bag has ``/tf`` and ``/tf_static`` and ``node.tf_fixed_frame`` is set, the camera's
+motion between frames comes from them, as in the node: they are read up front (the whole bag's
+tree, so a transform recorded just after its image still counts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer
 from vision_banana_ros import messages
@@ -37,10 +43,13 @@ from vision_banana_ros.outputs import frame_messages
 from vision_banana_ros.pipeline import CameraFrame, Pipeline
 from vision_banana_ros.rosbag_types import typestore
 from vision_banana_ros.settings import Settings
+from vision_banana_ros.transforms import TransformBuffer, TransformError
 
 __all__ = ['BagError', 'BagReport', 'process_bag']
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+TF_TOPICS = {'/tf': False, '/tf_static': True}
+"""The transform topics read for the camera's motion, and whether each is static."""
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 
 
@@ -55,6 +64,8 @@ class BagReport:
 
     :ivar frames: images processed and published.
     :ivar skipped: images that could not be converted (with the first reason in ``problems``).
+    :ivar no_motion: frames after the first smoothed without the camera's motion (no TF in the
+        bag, ``node.tf_fixed_frame`` empty, or no transform at their stamp: see ``problems``).
     :ivar copied: input messages copied.
     :ivar topics: output topic -> messages written.
     :ivar problems: one line per kind of problem met.
@@ -63,6 +74,7 @@ class BagReport:
 
     frames: int = 0
     skipped: int = 0
+    no_motion: int = 0
     copied: int = 0
     topics: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -166,6 +178,8 @@ def _run(
     outputs: dict[str, Any] = {}
     camera_info: Any = None
     seen = 0
+    transforms = _transforms(reader, report) if settings.node.tf_fixed_frame else None
+    previous: int | None = None
     try:
         for connection, timestamp, raw in reader.messages():
             writer.write(inputs[connection.id], timestamp, raw)
@@ -178,7 +192,11 @@ def _run(
             msg: Any = reader.deserialize(raw, connection.msgtype)
             frame = _frame(msg, camera_info, settings.node.rectified, report)
             if frame is not None:
+                if previous is not None:
+                    motion = _motion(transforms, frame, previous, settings, report)
+                    frame = replace(frame, motion=motion)
                 result = pipeline.process(frame)
+                previous = frame.stamp_ns
                 for topic, out in frame_messages(
                     types, msg.header, result, frame.rgb, frame.intrinsics, settings.node
                 ):
@@ -196,6 +214,47 @@ def _run(
                 progress(seen, total)
     except KeyboardInterrupt:
         report.complete = False
+
+
+def _transforms(reader: AnyReader, report: BagReport) -> TransformBuffer | None:
+    """Read the bag's whole transform tree; None if it has none."""
+    connections = [
+        c
+        for c in reader.connections
+        if c.topic in TF_TOPICS and c.msgtype == 'tf2_msgs/msg/TFMessage'
+    ]
+    if not connections:
+        return None
+    buffer = TransformBuffer(cache_s=math.inf)
+    for connection, _, raw in reader.messages(connections=connections):
+        transforms, problems = messages.transforms_from_tf(
+            reader.deserialize(raw, connection.msgtype)
+        )
+        buffer.add(transforms, static=TF_TOPICS[connection.topic])
+        for problem in problems:
+            _note(report, f'bad transform ignored: {problem}')
+    return buffer
+
+
+def _motion(
+    transforms: TransformBuffer | None,
+    frame: CameraFrame,
+    previous_ns: int,
+    settings: Settings,
+    report: BagReport,
+) -> np.ndarray | None:
+    """Return the camera's motion since the previous frame, or None (counted, with why)."""
+    fixed = settings.node.tf_fixed_frame
+    if transforms is None:
+        reason = 'no /tf in the bag' if fixed else 'node.tf_fixed_frame is empty'
+        _note(report, f'smoothing without camera motion: {reason}')
+    else:
+        try:
+            return transforms.camera_motion(frame.frame_id, fixed, previous_ns, frame.stamp_ns)
+        except TransformError as err:
+            _note(report, f'smoothing without camera motion: {err}')
+    report.no_motion += 1
+    return None
 
 
 def _frame(msg: Any, info: Any, rectified: bool, report: BagReport) -> CameraFrame | None:
