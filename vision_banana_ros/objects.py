@@ -33,8 +33,9 @@ camera optical frame (REP 103: x right, y down, z forward), metres:
    ``z**2 / |cos|``, then refined as a Manhattan frame): exact for a box whatever faces are
    seen, and for a cylinder's axis. (The points' own principal axes, the textbook choice, are
    tilted 12-23 degrees by a box's three visible faces.) Normals come from the result, else
-   from the depth. Extents span the ``extent_percentile``-th to ``100 - extent_percentile``-th
-   percentile along each axis, grown back by the erosion's width.
+   from the depth. Extents reach the outermost points near the ``extent_percentile``-th and
+   ``100 - extent_percentile``-th percentiles (stray points left out), grown back by the
+   erosion's width.
 4. **Fix the axes' order and signs**: x the longest extent, y the middle one, z the shortest
    and pointing towards the camera; x has a non-negative component along (1, -1, 1) (right, up,
    forward), y = z cross x. A track seen before (same stable instance id, from
@@ -79,6 +80,9 @@ DROP_REASONS = ('empty mask', 'no depth', 'too few points', 'too sparse')
 
 REFERRING_MARKER_BASE = 65536
 """Referring expression i gets marker id ``REFERRING_MARKER_BASE + i`` (track ids are uint16)."""
+
+TAIL_MARGIN = 0.1
+"""Points up to this fraction of an extent beyond its percentiles still count (``fit_box``)."""
 
 _SIGN_REFERENCE = np.array([1.0, -1.0, 1.0]) / math.sqrt(3.0)
 """The longest axis points along this (right, up, forward) unless a track says otherwise."""
@@ -173,10 +177,12 @@ def fit_box(
     cylinder's axis), refined as a Manhattan frame (each normal assigned to its nearest axis,
     the rotation re-solved by SVD, until it holds). Without normals, they are the principal axes
     of the weighted points (which a partial view biases: visible faces of a box tilt them).
-    Extents span the ``percentile``-th to ``100 - percentile``-th percentile along each axis and
-    the centre is their midpoint. Order and signs are fixed (``canonical_axes``): x longest, z
-    shortest and pointing along ``toward``. The result does not depend on the points' order or
-    on the eigenvector signs the solver returns, and turns with the points and normals.
+    Extents reach the outermost points within ``TAIL_MARGIN`` (a tenth) of the span between
+    the ``percentile``-th and ``100 - percentile``-th percentiles along each axis (a thin tail
+    counts, a stray point does not); the centre is their midpoint. Order and signs are fixed
+    (``canonical_axes``): x longest, z shortest and pointing along ``toward``. The result does
+    not depend on the points' order or on the eigenvector signs the solver returns, and turns
+    with the points and normals.
 
     Degenerate sets still get a box: one point a zero-size box at it, points on a line a box
     with zero width and depth, points on a plane a box with zero height.
@@ -191,7 +197,8 @@ def fit_box(
         unknown; None to use the points' principal axes.
     :param weights: (N,) finite non-negative weights (e.g. the surface area each point stands
         for), not all zero; None for equal weights.
-    :param percentile: in [0, 50): the share cut off each end of every extent, percent.
+    :param percentile: in [0, 50): the percentiles (percent) the stray-point margin is measured
+        from; 0 for the plain minimum and maximum.
     :param toward: (3,) direction the shortest axis should point along (e.g. to the camera,
         ``-centroid``); None: minus the points' mean (their origin is the viewer).
     :return: the box, in the points' frame.
@@ -330,12 +337,25 @@ def _normal_frame(normals: np.ndarray, weights: np.ndarray) -> np.ndarray | None
 
 
 def _spans(coords: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (3,) low and high ends of (N, 3) coordinates, trimmed by a percentile."""
+    """
+    Return the low and high ends of points along three axes, stray points left out.
+
+    The ends are the outermost points within ``TAIL_MARGIN`` of the percentile span beyond the
+    ``percentile``-th and ``100 - percentile``-th percentiles: a sparse but continuous tail (a
+    curved surface's rim, seen at a grazing angle) still counts; a point far out does not.
+
+    :param coords: (N, 3) coordinates.
+    :param percentile: in [0, 50); 0 for the plain minimum and maximum.
+    :return: (3,) low ends and (3,) high ends.
+    """
+    low: np.ndarray = coords.min(axis=0)
+    high: np.ndarray = coords.max(axis=0)
     if percentile <= 0.0:
-        low: np.ndarray = coords.min(axis=0)
-        high: np.ndarray = coords.max(axis=0)
         return low, high
-    low, high = np.percentile(coords, [percentile, 100.0 - percentile], axis=0)
+    inner_low, inner_high = np.percentile(coords, [percentile, 100.0 - percentile], axis=0)
+    margin = TAIL_MARGIN * (inner_high - inner_low)  # (3,)
+    low = np.where(coords >= inner_low - margin, coords, np.inf).min(axis=0)
+    high = np.where(coords <= inner_high + margin, coords, -np.inf).max(axis=0)
     return low, high
 
 
