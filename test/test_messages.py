@@ -24,7 +24,7 @@ CDR must equal rosbags' byte for byte, and clouds are read with sensor_msgs_py.
 from __future__ import annotations
 
 import array
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 import json
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from vision_banana_ros.geometry import (
     PointFieldDatatype,
 )
 from vision_banana_ros.messages import Diagnostic, DiagnosticLevel, MessageError, MessageTypes
+from vision_banana_ros.objects import DetectedObject, fit_box
 from vision_banana_ros.pipeline.result import InstanceMask
 from vision_banana_ros.rosbag_types import typestore, VISION_MSGS_DEFINITIONS
 
@@ -65,12 +66,26 @@ JAZZY_HASHES = {
     'vision_msgs/msg/Detection2DArray': (
         'RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968'
     ),
+    'vision_msgs/msg/Detection3D': (
+        'RIHS01_ddd703be132ab0b69d33121f1bb034132bfbb3b0ac5f9fb1516005ba1c8a265b'
+    ),
+    'vision_msgs/msg/Detection3DArray': (
+        'RIHS01_793f5eab9595ac1c0da07873cc859db42eae51f0ee76056db8562515d830e018'
+    ),
+    'vision_msgs/msg/BoundingBox3D': (
+        'RIHS01_bbb73a65c163d7f9bb29009c7bde9f7faa576bd2d23299c4511d19230dab4698'
+    ),
 }
 DOCUMENTED_PREFIXES = {
     'vision_msgs/msg/LabelInfo': '3d37df40',
     'vision_msgs/msg/VisionClass': '1e4a11f0',
     'vision_msgs/msg/Detection2D': '0d12b69d',
     'vision_msgs/msg/Detection2DArray': '21427412',
+    # Not in ROS_JAZZY_PYPI.md: read from the share/vision_msgs/msg/<T>.json files rosidl wrote
+    # when scripts/setup-ros-venv built vision_msgs 4.1.1 into .venv-jazzy.
+    'vision_msgs/msg/Detection3D': 'ddd703be',
+    'vision_msgs/msg/Detection3DArray': '793f5eab',
+    'vision_msgs/msg/BoundingBox3D': 'bbb73a65',
 }
 
 _NUMPY_OF_DATATYPE = {
@@ -904,6 +919,79 @@ def test_instance_detections_reject_bad_scores(
 # diagnostic_msgs out
 
 
+def _object(name: str, instance_id: int, kind: str = 'instance') -> DetectedObject:
+    """Return an object whose box is 0.2 x 0.1 x 0.05 m at (0.1, -0.1, 1), turned 30 deg."""
+    turn = np.array([[0.866, -0.5, 0.0], [0.5, 0.866, 0.0], [0.0, 0.0, 1.0]])
+    corners = np.array(np.meshgrid([-0.1, 0.1], [-0.05, 0.05], [-0.025, 0.025])).reshape(3, -1)
+    points = (turn @ corners).T + np.array([0.1, -0.1, 1.0])
+    return DetectedObject(
+        name=name,
+        kind=kind,
+        instance_id=instance_id,
+        score=0.75,
+        point_count=8,
+        mask_px=8,
+        centroid_m=points.mean(axis=0),
+        box=fit_box(points),
+        normal=np.array([0.0, 0.0, -1.0]),
+        colour=np.array([255, 0, 51], dtype=np.uint8),
+    )
+
+
+def test_object_detections_carry_box_pose_size_and_stable_id(
+    store: Any, types: MessageTypes, header: Any
+) -> None:
+    objects = [_object('mug', 12), _object('the red mug', 0, 'referring')]
+    msg = cdr_round_trip(store, messages.object_detections(types, header, objects))
+    assert msg.__msgtype__ == 'vision_msgs/msg/Detection3DArray'
+    assert [d.id for d in msg.detections] == ['12', 'referring_0']
+    first, box = msg.detections[0], objects[0].box
+    assert first.header.frame_id == 'camera_color_optical_frame'
+    (result,) = first.results
+    assert (result.hypothesis.class_id, result.hypothesis.score) == ('mug', 0.75)
+    centre, turn = first.bbox.center.position, first.bbox.center.orientation
+    np.testing.assert_allclose([centre.x, centre.y, centre.z], box.center_m)
+    np.testing.assert_allclose([turn.x, turn.y, turn.z, turn.w], box.quaternion)
+    size = first.bbox.size
+    np.testing.assert_allclose([size.x, size.y, size.z], [0.2, 0.1, 0.05], atol=1e-3)
+    assert result.pose.pose.position.z == centre.z
+
+
+def test_object_markers_clear_then_draw_a_box_and_a_label_per_object(
+    store: Any, types: MessageTypes, header: Any
+) -> None:
+    objects = [_object('mug', 12), _object('the red mug', 1, 'referring')]
+    msg = cdr_round_trip(store, messages.object_markers(types, header, objects))
+    marker = types.Marker
+    assert msg.markers[0].action == marker.DELETEALL
+    cubes = [m for m in msg.markers if m.type == marker.CUBE]
+    texts = [m for m in msg.markers if m.type == marker.TEXT_VIEW_FACING]
+    assert [m.id for m in cubes] == [12, 65537] and [m.id for m in texts] == [12, 65537]
+    assert {m.ns for m in cubes} == {'objects'} and {m.ns for m in texts} == {'objects/labels'}
+    assert [t.text for t in texts] == ['mug 12', 'the red mug referring_1']
+    colour = cubes[0].color
+    np.testing.assert_allclose([colour.r, colour.g, colour.b], [1.0, 0.0, 0.2])
+    assert colour.a == pytest.approx(messages.OBJECT_MARKER_ALPHA)
+    np.testing.assert_allclose([cubes[0].scale.x, cubes[0].scale.y], [0.2, 0.1], atol=1e-3)
+    assert texts[0].pose.position.y < cubes[0].pose.position.y  # above the box (y is down)
+    assert all(m.header.stamp == header.stamp for m in msg.markers)
+
+
+def test_object_messages_need_their_packages_and_finite_boxes(
+    types: MessageTypes, header: Any
+) -> None:
+    plain = MessageTypes.from_typestore(get_typestore(Stores.ROS2_JAZZY))
+    with pytest.raises(MessageError, match='object_detections needs vision_msgs'):
+        messages.object_detections(plain, header, [])
+    assert plain.has_markers  # visualization_msgs is a core package
+    with pytest.raises(MessageError, match='object_markers needs visualization_msgs'):
+        messages.object_markers(replace(types, Marker=None), header, [])
+    broken = _object('mug', 1)
+    broken.box.size_m[0] = np.nan
+    with pytest.raises(MessageError, match=r'objects\[0\]\.box\.size_m'):
+        messages.object_detections(types, header, [broken])
+
+
 def test_diagnostic_array_round_trips(store: Any, types: MessageTypes, header: Any) -> None:
     statuses = [
         Diagnostic(DiagnosticLevel.OK, 'vision_banana: frames', 'ok', 'cam0', {'rate_hz': 9.5}),
@@ -1009,7 +1097,10 @@ def test_rclpy_messages_decode_like_rosbags_messages(
             built[name] += [
                 messages.label_info(kinds, head, ['wall', 'mug']),
                 messages.instance_detections(kinds, head, instances, [0.5]),
+                messages.object_detections(kinds, head, [_object('mug', 3)]),
             ]
+        if rclpy_types.has_markers:
+            built[name].append(messages.object_markers(kinds, head, [_object('mug', 3)]))
     assert isinstance(built['rclpy'][0].data, array.array)
     for ours, theirs in zip(built['rclpy'], built['rosbags'], strict=True):
         # CDR alignment padding is unspecified (rclpy leaves garbage), so compare decoded values

@@ -57,6 +57,7 @@ from typing import Any
 import cv2
 import numpy as np
 from vision_banana_ros.geometry import CameraIntrinsics, GeometryError, PackedCloud
+from vision_banana_ros.objects import DetectedObject
 from vision_banana_ros.pipeline.result import CameraFrame, InstanceMask
 from vision_banana_ros.transforms import StampedTransform
 
@@ -83,6 +84,8 @@ __all__ = [
     'mono16_image',
     'normals_image',
     'numpy_field',
+    'object_detections',
+    'object_markers',
     'point_cloud',
     'rgb_image',
     'stamp_ns',
@@ -113,6 +116,9 @@ _CORE_TYPES = {
     'Quaternion': 'geometry_msgs/msg/Quaternion',
     'Pose': 'geometry_msgs/msg/Pose',
     'PoseWithCovariance': 'geometry_msgs/msg/PoseWithCovariance',
+    'Vector3': 'geometry_msgs/msg/Vector3',
+    'ColorRGBA': 'std_msgs/msg/ColorRGBA',
+    'Duration': 'builtin_interfaces/msg/Duration',
 }
 _VISION_TYPES = {
     'LabelInfo': 'vision_msgs/msg/LabelInfo',
@@ -124,6 +130,14 @@ _VISION_TYPES = {
     'BoundingBox2D': 'vision_msgs/msg/BoundingBox2D',
     'Pose2D': 'vision_msgs/msg/Pose2D',
     'Point2D': 'vision_msgs/msg/Point2D',
+    'Detection3DArray': 'vision_msgs/msg/Detection3DArray',
+    'Detection3D': 'vision_msgs/msg/Detection3D',
+    'BoundingBox3D': 'vision_msgs/msg/BoundingBox3D',
+}
+_MARKER_TYPES = {
+    'MarkerArray': 'visualization_msgs/msg/MarkerArray',
+    'Marker': 'visualization_msgs/msg/Marker',
+    'MeshFile': 'visualization_msgs/msg/MeshFile',
 }
 _TYPECODES = {np.dtype(np.uint8): 'B', np.dtype(np.float64): 'd'}
 
@@ -177,6 +191,9 @@ class MessageTypes:
     :ivar Quaternion: geometry_msgs/Quaternion.
     :ivar Pose: geometry_msgs/Pose.
     :ivar PoseWithCovariance: geometry_msgs/PoseWithCovariance.
+    :ivar Vector3: geometry_msgs/Vector3 (box sizes, marker scales).
+    :ivar ColorRGBA: std_msgs/ColorRGBA.
+    :ivar Duration: builtin_interfaces/Duration (marker lifetimes).
     :ivar array_field: turns a uint8 or float64 numpy array into the value a ``uint8[]`` or
         ``float64[]`` field takes: ``numpy_field`` for rosbags, ``array_array_field`` for rclpy.
     :ivar LabelInfo: vision_msgs/LabelInfo, or None.
@@ -188,6 +205,13 @@ class MessageTypes:
     :ivar BoundingBox2D: vision_msgs/BoundingBox2D, or None.
     :ivar Pose2D: vision_msgs/Pose2D, or None.
     :ivar Point2D: vision_msgs/Point2D, or None.
+    :ivar Detection3DArray: vision_msgs/Detection3DArray, or None.
+    :ivar Detection3D: vision_msgs/Detection3D, or None.
+    :ivar BoundingBox3D: vision_msgs/BoundingBox3D, or None.
+    :ivar MarkerArray: visualization_msgs/MarkerArray, or None where visualization_msgs is absent
+        (then ``object_markers`` raises).
+    :ivar Marker: visualization_msgs/Marker, or None.
+    :ivar MeshFile: visualization_msgs/MeshFile (a Marker field), or None.
     """
 
     Time: Any
@@ -205,6 +229,9 @@ class MessageTypes:
     Quaternion: Any
     Pose: Any
     PoseWithCovariance: Any
+    Vector3: Any
+    ColorRGBA: Any
+    Duration: Any
     array_field: Callable[[np.ndarray], Any]
     LabelInfo: Any = None
     VisionClass: Any = None
@@ -215,6 +242,12 @@ class MessageTypes:
     BoundingBox2D: Any = None
     Pose2D: Any = None
     Point2D: Any = None
+    Detection3DArray: Any = None
+    Detection3D: Any = None
+    BoundingBox3D: Any = None
+    MarkerArray: Any = None
+    Marker: Any = None
+    MeshFile: Any = None
 
     @property
     def has_vision_msgs(self) -> bool:
@@ -225,22 +258,32 @@ class MessageTypes:
         """
         return all(getattr(self, name) is not None for name in _VISION_TYPES)
 
+    @property
+    def has_markers(self) -> bool:
+        """
+        Tell whether the visualization_msgs classes are available.
+
+        :return: True when MarkerArray messages can be built.
+        """
+        return all(getattr(self, name) is not None for name in _MARKER_TYPES)
+
     @classmethod
     def from_rclpy(cls) -> MessageTypes:
         """
         Collect rclpy's generated message classes (needs a sourced ROS 2 environment).
 
-        vision_msgs is optional: without it the vision_msgs classes are None.
+        vision_msgs and visualization_msgs are optional: without them their classes are None.
 
         :return: the classes, with ``array_field = array_array_field``.
         :raises ImportError: if a core message package (sensor_msgs, std_msgs, geometry_msgs,
             builtin_interfaces, diagnostic_msgs) is missing.
         """
         classes = {name: _rclpy_class(full) for name, full in _CORE_TYPES.items()}
-        try:
-            classes.update({name: _rclpy_class(full) for name, full in _VISION_TYPES.items()})
-        except ImportError:
-            pass  # vision_msgs is optional; its classes stay None
+        for optional in (_VISION_TYPES, _MARKER_TYPES):
+            try:
+                classes.update({name: _rclpy_class(full) for name, full in optional.items()})
+            except ImportError:
+                pass  # optional packages: their classes stay None
         return cls(array_field=array_array_field, **classes)
 
     @classmethod
@@ -258,7 +301,8 @@ class MessageTypes:
         if missing:
             raise MessageError(f'typestore lacks the message types {missing}')
         classes = {name: known[full] for name, full in _CORE_TYPES.items()}
-        classes.update({name: known.get(full) for name, full in _VISION_TYPES.items()})
+        for optional in (_VISION_TYPES, _MARKER_TYPES):
+            classes.update({name: known.get(full) for name, full in optional.items()})
         return cls(array_field=numpy_field, **classes)
 
 
@@ -800,10 +844,7 @@ def _detection(
     """Build one Detection2D from an instance's column and row spans (inclusive)."""
     hypothesis = types.ObjectHypothesis(class_id=str(instance.class_name), score=score)
     pose = types.PoseWithCovariance(
-        pose=types.Pose(
-            position=types.Point(x=0.0, y=0.0, z=0.0),
-            orientation=types.Quaternion(x=0.0, y=0.0, z=0.0, w=1.0),
-        ),
+        pose=_pose(types, np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0])),
         covariance=np.zeros(36, dtype=np.float64),
     )
     (u0, u1), (v0, v1) = span_u, span_v
@@ -821,6 +862,184 @@ def _detection(
         bbox=bbox,
         id=str(instance.instance_id),
     )
+
+
+def _pose(types: MessageTypes, position: np.ndarray, quaternion: np.ndarray) -> Any:
+    """Build a geometry_msgs/Pose from a (3,) position and an (x, y, z, w) quaternion."""
+    x, y, z = (float(v) for v in position)
+    qx, qy, qz, qw = (float(v) for v in quaternion)
+    return types.Pose(
+        position=types.Point(x=x, y=y, z=z),
+        orientation=types.Quaternion(x=qx, y=qy, z=qz, w=qw),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Objects out (vision_msgs/Detection3DArray, visualization_msgs/MarkerArray)
+
+OBJECT_MARKER_ALPHA = 0.4
+"""Opacity of the object boxes in RViz (their labels are opaque)."""
+
+
+def object_detections(types: MessageTypes, header: Any, objects: Sequence[DetectedObject]) -> Any:
+    """
+    Build a vision_msgs/Detection3DArray with one Detection3D per object.
+
+    Each detection: ``id`` the object's key (``str(instance_id)``, the stable track id and the
+    value in ``instances/labels``; ``'referring_<i>'`` for referring expression i), one result
+    with ``class_id`` the class name or expression and the score, whose pose and the bbox's
+    centre are the box's centre and orientation (box axes in the optical frame of ``header``),
+    and ``bbox.size`` the box's extents along its own x, y, z, metres.
+
+    :param types: the message classes (with vision_msgs).
+    :param header: the input's header, reused as is (also in each Detection3D).
+    :param objects: the objects (``ObjectBuilder.update(...).objects``).
+    :return: the Detection3DArray.
+    :raises MessageError: without vision_msgs, or on a non-finite box or score.
+    """
+    _need_vision_msgs(types, 'object_detections')
+    detections = []
+    for index, obj in enumerate(objects):
+        box = _finite_box(obj, index)
+        pose = _pose(types, box.center_m, box.quaternion)
+        hypothesis = types.ObjectHypothesis(
+            class_id=str(obj.name), score=_finite(float(obj.score), f'objects[{index}].score')
+        )
+        detections.append(
+            types.Detection3D(
+                header=header,
+                results=[
+                    types.ObjectHypothesisWithPose(
+                        hypothesis=hypothesis,
+                        pose=types.PoseWithCovariance(
+                            pose=pose, covariance=np.zeros(36, dtype=np.float64)
+                        ),
+                    )
+                ],
+                bbox=types.BoundingBox3D(
+                    center=_pose(types, box.center_m, box.quaternion),
+                    size=_vector3(types, box.size_m),
+                ),
+                id=obj.key,
+            )
+        )
+    return types.Detection3DArray(header=header, detections=detections)
+
+
+def object_markers(
+    types: MessageTypes,
+    header: Any,
+    objects: Sequence[DetectedObject],
+    text_height_m: float = 0.03,
+) -> Any:
+    """
+    Build a visualization_msgs/MarkerArray drawing each object's box and its name and id.
+
+    The first marker is a DELETEALL, so the boxes of objects that vanished since the last array
+    disappear; then per object a CUBE in namespace 'objects' (the box, in the object's colour,
+    the instance's as in the label overlay, at ``OBJECT_MARKER_ALPHA``) and a TEXT_VIEW_FACING in
+    'objects/labels' ('mug 3' above the box, white), both with ``id = marker_id``.
+
+    :param types: the message classes (with visualization_msgs).
+    :param header: the input's header, reused as is (also in each Marker).
+    :param objects: the objects.
+    :param text_height_m: height of the labels' letters, metres.
+    :return: the MarkerArray.
+    :raises MessageError: without visualization_msgs, or on a non-finite box.
+    """
+    if not types.has_markers:
+        raise MessageError(
+            'object_markers needs visualization_msgs, which these message types lack '
+            '(install ros-<distro>-visualization-msgs, or use rosbag_types.typestore())'
+        )
+    cls = types.Marker
+    markers = [_marker(types, header, '', 0, cls.DELETEALL, cls.DELETEALL)]
+    white = (1.0, 1.0, 1.0, 1.0)
+    for index, obj in enumerate(objects):
+        box = _finite_box(obj, index)
+        red, green, blue = (float(c) / 255 for c in obj.colour)
+        rgba = (red, green, blue, OBJECT_MARKER_ALPHA)
+        markers.append(
+            _marker(
+                types,
+                header,
+                'objects',
+                obj.marker_id,
+                cls.CUBE,
+                cls.ADD,
+                _pose(types, box.center_m, box.quaternion),
+                np.maximum(box.size_m, 1e-3),  # RViz hides zero-size cubes
+                rgba,
+            )
+        )
+        top = box.corners()[:, 1].min() - text_height_m  # y points down: above the box
+        label_at = np.array([box.center_m[0], top, box.center_m[2]])
+        markers.append(
+            _marker(
+                types,
+                header,
+                'objects/labels',
+                obj.marker_id,
+                cls.TEXT_VIEW_FACING,
+                cls.ADD,
+                _pose(types, label_at, np.array([0.0, 0.0, 0.0, 1.0])),
+                np.array([0.0, 0.0, text_height_m]),
+                white,
+                text=f'{obj.name} {obj.key}',
+            )
+        )
+    return types.MarkerArray(markers=markers)
+
+
+def _marker(
+    types: MessageTypes,
+    header: Any,
+    namespace: str,
+    marker_id: int,
+    kind: int,
+    action: int,
+    pose: Any = None,
+    scale: np.ndarray | None = None,
+    rgba: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+    text: str = '',
+) -> Any:
+    """Build one visualization_msgs/Marker with every field given (rosbags needs them all)."""
+    r, g, b, a = (float(np.float32(c)) for c in rgba)  # ColorRGBA holds float32
+    empty = np.zeros(0, dtype=np.uint8)
+    return types.Marker(
+        header=header,
+        ns=namespace,
+        id=int(marker_id),
+        type=int(kind),
+        action=int(action),
+        pose=pose if pose is not None else _pose(types, np.zeros(3), np.array([0, 0, 0, 1.0])),
+        scale=_vector3(types, np.zeros(3) if scale is None else scale),
+        color=types.ColorRGBA(r=r, g=g, b=b, a=a),
+        lifetime=types.Duration(sec=0, nanosec=0),
+        frame_locked=False,
+        points=[],
+        colors=[],
+        texture_resource='',
+        texture=types.CompressedImage(header=header, format='', data=types.array_field(empty)),
+        uv_coordinates=[],
+        text=text,
+        mesh_resource='',
+        mesh_file=types.MeshFile(filename='', data=types.array_field(empty)),
+        mesh_use_embedded_materials=False,
+    )
+
+
+def _vector3(types: MessageTypes, values: np.ndarray) -> Any:
+    x, y, z = (float(v) for v in values)
+    return types.Vector3(x=x, y=y, z=z)
+
+
+def _finite_box(obj: DetectedObject, index: int) -> Any:
+    box = obj.box
+    for name, values in (('center_m', box.center_m), ('size_m', box.size_m)):
+        if not np.isfinite(values).all():
+            raise MessageError(f'objects[{index}].box.{name} must be finite, got {values}')
+    return box
 
 
 def _need_vision_msgs(types: MessageTypes, what: str) -> None:

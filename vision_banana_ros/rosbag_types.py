@@ -16,10 +16,11 @@
 A rosbags typestore that knows every message this package reads or writes, without ROS.
 
 rosbags ships the ROS 2 core types (sensor_msgs, std_msgs, geometry_msgs, diagnostic_msgs) per
-distro, but not vision_msgs. ``typestore`` registers the nine vision_msgs 4.1.1 types the package
-publishes from the definitions below, so ``vision-banana bag`` reads and writes bags whose
-LabelInfo and Detection2DArray carry the same RIHS01 type hashes as a ROS Jazzy build of
-vision_msgs (``../shared/ROS_JAZZY_PYPI.md`` §3). Needs ``rosbags`` (the ``test`` extra); the rest
+distro (visualization_msgs included), but not vision_msgs. ``typestore`` registers the twelve
+vision_msgs 4.1.1 types the package publishes from the definitions below, so ``vision-banana
+bag`` reads and writes bags whose LabelInfo, Detection2DArray and Detection3DArray carry the
+same RIHS01 type hashes as a ROS Jazzy build of vision_msgs (``../shared/ROS_JAZZY_PYPI.md``
+§3). Needs ``rosbags`` (the ``test`` extra); the rest
 of the package never imports this module.
 
 The definitions are the field lines of ros-perception/vision_msgs tag 4.1.1, ``msg/*.msg``
@@ -54,6 +55,12 @@ VISION_MSGS_DEFINITIONS: dict[str, str] = {
     'vision_msgs/msg/LabelInfo': (
         'std_msgs/Header header\nvision_msgs/VisionClass[] class_map\nfloat32 threshold\n'
     ),
+    'vision_msgs/msg/BoundingBox3D': 'geometry_msgs/Pose center\ngeometry_msgs/Vector3 size\n',
+    'vision_msgs/msg/Detection3D': (
+        'std_msgs/Header header\nObjectHypothesisWithPose[] results\nBoundingBox3D bbox\n'
+        'string id\n'
+    ),
+    'vision_msgs/msg/Detection3DArray': 'std_msgs/Header header\nDetection3D[] detections\n',
 }
 """Message type name -> .msg text (fields only) of the vision_msgs 4.1.1 types registered."""
 
