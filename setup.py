@@ -56,6 +56,8 @@ setup(
         # Generator backends beyond the embedded model; each is imported only when configured.
         'diffusers': ['diffusers==0.42.1', 'peft==0.21.2'],
         'gemini': ['google-genai==3.3.0'],
+        # vision-banana serve: a generator backend as a Ray Serve application.
+        'serve': ['ray[serve]==2.60.0'],
         'test': [
             'pytest>=8',
             'pytest-benchmark>=4',
@@ -70,6 +72,7 @@ setup(
             'diffusers==0.42.1',
             'peft==0.21.2',
             'google-genai==3.3.0',
+            'ray[serve]==2.60.0',
             'ruff==0.17.6',
             'mypy==2.4.1',
             'types-PyYAML',
