@@ -87,6 +87,30 @@ def test_one_image_is_shared_by_every_prompt(
     torch.testing.assert_close(shared, repeated)
 
 
+@pytest.mark.parametrize('autocast', [False, True], ids=['float32', 'bfloat16'])
+def test_one_noise_shared_by_every_row_runs_once_with_the_same_output(
+    make_model: Factory, tiny_config: NetConfig, prompts: list[str], autocast: bool
+) -> None:
+    # An expanded noise (a frame's prompts on the first step) takes the path that computes
+    # the stem and the first convolution once; materialised rows take the per-row path.
+    model = make_model().to(memory_format=torch.channels_last)
+    noisy, t, image = _inputs(1, tiny_config.image_size)
+    shared = noisy.contiguous(memory_format=torch.channels_last).expand(3, -1, -1, -1)
+    assert shared.stride(0) == 0
+    stem_batches: list[int] = []
+    model.stem.register_forward_hook(lambda m, args, out: stem_batches.append(args[0].shape[0]))
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+        once = model(shared, t.expand(3), image, prompts)
+        per_row = model(
+            shared.contiguous(memory_format=torch.channels_last), t.expand(3), image, prompts
+        )
+    assert stem_batches == [1, 3]
+    if autocast:  # bf16 rounding may differ with the batch size: within one 8-bit level
+        torch.testing.assert_close(once, per_row, atol=1 / 127.5, rtol=0)
+    else:
+        torch.testing.assert_close(once, per_row, atol=1e-5, rtol=1e-5)
+
+
 def test_prompt_colour_mapping_changes_the_output(
     make_model: Factory, tiny_config: NetConfig
 ) -> None:

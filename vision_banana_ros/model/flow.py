@@ -181,11 +181,12 @@ def sample(
     if noise is None:
         x = draw_noise(shape, image.device, generator)  # (B, 3, H, W)
     elif noise.shape in (shape, (1, *shape[1:])):
-        x = noise.float().to(image.device).expand(shape)
+        x = noise.float().to(image.device)
     else:
         raise ModelError(f'noise must have shape {shape} or (1, ...), got {tuple(noise.shape)}')
     if image.is_contiguous(memory_format=torch.channels_last):
         x = x.contiguous(memory_format=torch.channels_last)
+    x = x.expand(shape)  # one noise for every row stays one: the network computes it once
     for index in range(steps):
         t_now, t_next = index / steps, (index + 1) / steps
         t = torch.full((batch,), t_now, device=image.device)

@@ -447,7 +447,8 @@ class VBMini(nn.Module):
         Predict the clean RGB target (x0-prediction).
 
         :param noisy: (B, 3, H, W) noisy target at time ``t`` (``flow.interpolate``), in
-            model space ([-1, 1] for data).
+            model space ([-1, 1] for data). One noise expanded over B (batch stride 0) with
+            one image is computed once up to the first FiLM, then broadcast.
         :param t: (B,) flow times in [0, 1] (0 = noise, 1 = data).
         :param image: (B, 3, H, W) or (1, 3, H, W) float RGB in [0, 1]; one image is shared by
             every prompt.
@@ -457,7 +458,12 @@ class VBMini(nn.Module):
         """
         batch = self._check_inputs(noisy, t, image)
         features = self.encode_image(image) if features is None else features
-        if image.shape[0] != batch:
+        # One image and one starting noise shared by every row (a frame's prompts on the first
+        # step): everything before the first FiLM runs once and broadcasts over the batch.
+        shared = image.shape[0] == 1 and (batch == 1 or noisy.stride(0) == 0)
+        if shared:
+            noisy = noisy[:1]
+        elif image.shape[0] != batch:
             image = image.expand(batch, -1, -1, -1)
             features = [f.expand(batch, -1, -1, -1) for f in features]
         encoded = self.encode_prompts(prompts)
@@ -467,13 +473,13 @@ class VBMini(nn.Module):
             raise ModelError(f'got {len(encoded)} prompts for a batch of {batch} noisy targets')
         cond = self.conditioner.condition(t, encoded)  # (B, cond_dim)
         tokens, mask = self.conditioner.tokens(encoded)  # (B, 1 + K, D), (B, 1 + K)
-        image_pm = image * 2.0 - 1.0  # (B, 3, H, W) in [-1, 1]
-        x = F.pixel_unshuffle(torch.cat([noisy, image_pm], dim=1), 2)  # (B, 24, H/2, W/2)
-        h = self.stem(x) + self.inject[0](features[0])  # (B, c2, H/2, W/2)
+        image_pm = image * 2.0 - 1.0  # (B or 1, 3, H, W) in [-1, 1]
+        x = F.pixel_unshuffle(torch.cat([noisy, image_pm], dim=1), 2)  # (B or 1, 24, H/2, W/2)
+        h = self.stem(x) + self.inject[0](features[0])  # (B or 1, c2, H/2, W/2)
         skips = []
         for level, blocks in enumerate(self.down):
             for block in cast(nn.ModuleList, blocks):
-                h = block(h, cond)
+                h = block(h, cond)  # (B, c, h, w): FiLM broadcasts a shared input over B
             skips.append(h)
             h = self.downsample[level](h) + self.inject[level + 1](features[level + 1])
         # h: (B, c16, H/16, W/16); the stride-32 features join at stride 16.
@@ -491,8 +497,9 @@ class VBMini(nn.Module):
         # The last layers run in float32 even under autocast: bf16 would cost about one 8-bit
         # level of the output colours.
         with torch.autocast(noisy.device.type, enabled=False):
-            h = torch.cat([h.float(), noisy.float(), image_pm.float()], dim=1)
-            return self.refine(h)  # type: ignore[no-any-return]
+            rows = (batch, -1, -1, -1)
+            inputs = (h.float(), noisy.float().expand(rows), image_pm.float().expand(rows))
+            return self.refine(torch.cat(inputs, dim=1))  # type: ignore[no-any-return]
 
     def _check_inputs(self, noisy: torch.Tensor, t: torch.Tensor, image: torch.Tensor) -> int:
         if noisy.dim() != 4 or noisy.shape[1] != 3:
