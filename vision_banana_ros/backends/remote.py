@@ -18,9 +18,10 @@
 Each input image goes out as one ``POST /v1/generate`` (the wire format is
 ``vision_banana_ros.serving.protocol``): one image shared by all prompts makes one request with
 every prompt (split into several if the server says it takes fewer), one image per prompt makes
-one request per image, a few in flight at once. Connection errors, timeouts and 429/502/503/504
-answers are retried with exponential backoff under the same request id, so the server may
-deduplicate; an answer to any other request id is discarded, never delivered.
+one request per image, a few in flight at once. Connection errors, timeouts, 408/429/502/503/504
+answers and a proxy's plain-text 500 (Ray Serve's, when the replica holding the request died)
+are retried with exponential backoff under the same request id, so the server may deduplicate;
+an answer to any other request id is discarded, never delivered.
 
 The bearer token is read from the environment variable the config names; it is sent only in the
 ``Authorization`` header and never appears in logs, ``repr`` or error messages.
@@ -29,6 +30,7 @@ The bearer token is read from the environment variable the config names; it is s
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+import json
 import logging
 import math
 import os
@@ -79,7 +81,7 @@ HEALTH_TIMEOUT_S = 2.0
 HEALTH_RETRY_S = 5.0
 """After a failed health check, how long ``resolution`` and ``description`` wait to ask again."""
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 """Answers worth retrying: the server or a proxy in front of it is busy or restarting."""
 
 _TOKEN = re.compile(r'[\x21-\x7e]+')
@@ -106,7 +108,7 @@ class _BearerAuth(AuthBase):
 
 
 class _Transient(Exception):  # an internal signal that never leaves the module
-    """A failure worth retrying: connection error, timeout, or a 429/502/503/504 answer."""
+    """A failure worth retrying: connection error, timeout, or a busy or restarting server."""
 
 
 class RemoteBackend(Backend):
@@ -318,7 +320,7 @@ class RemoteBackend(Backend):
                         f'remote server at {self._base}: {self._auth.scrub(err.message)}'
                     ) from None
             error = decode_error(status, payload)
-            if status not in RETRY_STATUSES:
+            if status not in RETRY_STATUSES and not _from_proxy(status, payload):
                 raise self._error(error, GENERATE_PATH)
             problem = f'HTTP {status}: {self._auth.scrub(error.message)}'
         raise BackendUnavailable(
@@ -396,6 +398,23 @@ class RemoteBackend(Backend):
                 f'{where} rejected the request (HTTP {error.status}): {message}'
             )
         return BackendUnavailable(f'{where} failed (HTTP {error.status}): {message}')
+
+
+def _from_proxy(status: int, payload: bytes) -> bool:
+    """
+    Tell whether a 500 came from a proxy in front of the server, not from the server itself.
+
+    Ray Serve's HTTP proxy answers a plain-text 500 when the replica holding the request died
+    (the request was never answered, so it is safe to send again); the server's own 500s are
+    protocol error bodies.
+    """
+    if status != 500:
+        return False
+    try:
+        document = json.loads(payload)
+    except (ValueError, RecursionError):
+        return True
+    return not (isinstance(document, dict) and isinstance(document.get('error'), dict))
 
 
 def _clip(text: str, limit: int) -> str:
