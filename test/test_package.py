@@ -27,6 +27,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 EXEC_DEPENDS = {
     'rclpy', 'sensor_msgs', 'std_msgs', 'vision_msgs', 'cv_bridge', 'sensor_msgs_py',
     'message_filters', 'launch', 'launch_ros', 'diagnostic_msgs', 'diagnostic_updater',
+    'tf2_msgs', 'geometry_msgs',
     'python3-numpy', 'python3-yaml', 'python3-opencv', 'python3-requests',
 }  # fmt: skip
 
