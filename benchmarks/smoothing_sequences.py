@@ -432,10 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
     }
     if args.json:
-        results = {
-            name: {**asdict(f), 'reduction': f.reduction}
-            for name, f in figures.items()
-        }
+        results = {name: {**asdict(f), 'reduction': f.reduction} for name, f in figures.items()}
         print(json.dumps({'metadata': metadata, 'results': results}, indent=2))
         return 0
     print(
