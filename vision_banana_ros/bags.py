@@ -39,6 +39,7 @@ import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import StoragePlugin, Writer
 from vision_banana_ros import messages
+from vision_banana_ros.objects import ObjectBuilder
 from vision_banana_ros.outputs import frame_messages
 from vision_banana_ros.pipeline import CameraFrame, Pipeline
 from vision_banana_ros.rosbag_types import typestore
@@ -180,6 +181,7 @@ def _run(
     seen = 0
     transforms = _transforms(reader, report) if settings.node.tf_fixed_frame else None
     previous: int | None = None
+    builder = ObjectBuilder(settings.pipeline.objects)
     try:
         for connection, timestamp, raw in reader.messages():
             writer.write(inputs[connection.id], timestamp, raw)
@@ -198,7 +200,13 @@ def _run(
                 result = pipeline.process(frame)
                 previous = frame.stamp_ns
                 for topic, out in frame_messages(
-                    types, msg.header, result, frame.rgb, frame.intrinsics, settings.node
+                    types,
+                    msg.header,
+                    result,
+                    frame.rgb,
+                    frame.intrinsics,
+                    settings.node,
+                    objects=builder.for_frame(result, frame),
                 ):
                     name = f'{base}/{topic}'
                     if name not in outputs:

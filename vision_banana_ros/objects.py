@@ -61,7 +61,7 @@ from vision_banana_ros.geometry import CameraIntrinsics, normals_from_depth
 from vision_banana_ros.pipeline.config import ObjectsConfig
 
 if TYPE_CHECKING:  # the result module imports this one for its field types
-    from vision_banana_ros.pipeline.result import PerceptionResult
+    from vision_banana_ros.pipeline.result import CameraFrame, PerceptionResult
 
 __all__ = [
     'DROP_REASONS',
@@ -513,6 +513,25 @@ class ObjectBuilder:
     def reset(self) -> None:
         """Forget the previous boxes."""
         self._axes = {}
+
+    def for_frame(self, result: PerceptionResult, frame: CameraFrame) -> FrameObjects | None:
+        """
+        Build the objects of a pipeline result, if there are objects to build.
+
+        What the node, ``vision-banana bag`` and ``vision-banana infer`` call per frame.
+
+        :param result: the pipeline's result for ``frame``.
+        :param frame: the camera frame (intrinsics and motion).
+        :return: the objects (possibly none: an empty array clears the markers), or None when
+            objects are off, or the frame has no intrinsics, depth, instance segmentation or
+            referring expressions (nothing to publish).
+        """
+        asked = result.instance_ids is not None or bool(result.referring)
+        if not (self.config.enabled and asked) or frame.intrinsics is None:
+            return None
+        if result.depth_m is None:
+            return None
+        return self.update(result, frame.intrinsics, frame.motion)
 
     def update(
         self,

@@ -34,6 +34,12 @@ carries the input image's header, so outputs line up in TF and with sim time on 
 | ``instances/detections`` | vision_msgs/Detection2DArray | class, box and score per instance |
 | ``referring/mask_<i>`` | sensor_msgs/Image mono8 | 255 on what expression i refers to |
 | ``points`` | sensor_msgs/PointCloud2 | organised: x y z rgb label instance normals confidence |
+| ``objects`` | vision_msgs/Detection3DArray | a 3D box per instance and referring expression |
+| ``objects/markers`` | visualization_msgs/MarkerArray | those boxes and their names for RViz |
+
+The objects topics exist with ``objects.enabled``, depth and instance classes or referring
+expressions; their messages come from an ``objects.ObjectBuilder`` the caller keeps per camera
+(``frame_messages(..., objects=builder.for_frame(result, frame))``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from typing import Any
 import numpy as np
 from vision_banana_ros import messages
 from vision_banana_ros.geometry import CameraIntrinsics, pack_pointcloud2
+from vision_banana_ros.objects import FrameObjects
 from vision_banana_ros.pipeline.result import PerceptionResult
 from vision_banana_ros.settings import NodeConfig, Settings
 from vision_banana_ros.visualise import label_overlay, normals_image
@@ -76,11 +83,13 @@ class OutputTopic:
 _IMAGE = 'sensor_msgs/msg/Image'
 
 
-def output_topics(settings: Settings) -> tuple[OutputTopic, ...]:
+def output_topics(settings: Settings, with_objects: bool = False) -> tuple[OutputTopic, ...]:
     """
     List the topics the node publishes for its settings, per camera.
 
     :param settings: the tasks asked for, and whether views and points are published.
+    :param with_objects: list the objects topics too (where the settings make objects): for a
+        caller that passes ``objects`` to ``frame_messages``.
     :return: the topics, in a fixed order.
     """
     tasks, node = settings.pipeline.tasks, settings.node
@@ -117,6 +126,11 @@ def output_topics(settings: Settings) -> tuple[OutputTopic, ...]:
     topics += [OutputTopic(f'referring/mask_{i}', _IMAGE) for i in range(referring)]
     if depth and points:
         topics.append(OutputTopic('points', 'sensor_msgs/msg/PointCloud2'))
+    if with_objects and depth and settings.pipeline.objects.enabled and (instances or referring):
+        topics += [
+            OutputTopic('objects', 'vision_msgs/msg/Detection3DArray'),
+            OutputTopic('objects/markers', 'visualization_msgs/msg/MarkerArray'),
+        ]
     return tuple(topics)
 
 
@@ -127,6 +141,7 @@ def frame_messages(
     rgb: np.ndarray,
     intrinsics: CameraIntrinsics | None,
     node: NodeConfig,
+    objects: FrameObjects | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """
     Build every output message of one processed frame.
@@ -137,8 +152,9 @@ def frame_messages(
     :param rgb: (H, W, 3) uint8 input image (for the visualizations).
     :param intrinsics: the input image's intrinsics, or None (then no camera_info, no points).
     :param node: whether the rgb8 views and the point cloud are built.
-    :return: (topic, message) pairs, topics as in ``output_topics``; label_info only with
-        vision_msgs classes available.
+    :param objects: the frame's objects (``ObjectBuilder.for_frame``), or None for none.
+    :return: (topic, message) pairs, topics as in ``output_topics``; label_info, detections and
+        objects only with vision_msgs classes available, markers with visualization_msgs.
     """
     visualization, points = node.publish_visualization, node.publish_points
     if result.depth_m is not None:
@@ -172,3 +188,8 @@ def frame_messages(
         yield f'referring/mask_{index}', messages.mono8_image(types, header, mask)
     if points and result.cloud is not None:
         yield 'points', messages.point_cloud(types, header, pack_pointcloud2(result.cloud))
+    if objects is not None:
+        if types.has_vision_msgs:
+            yield 'objects', messages.object_detections(types, header, objects.objects)
+        if types.has_markers:
+            yield 'objects/markers', messages.object_markers(types, header, objects.objects)
