@@ -56,6 +56,9 @@ setup(
         # Generator backends beyond the embedded model; each is imported only when configured.
         'diffusers': ['diffusers==0.42.1', 'peft==0.21.2'],
         'gemini': ['google-genai==3.3.0'],
+        # vision-banana bench: the peers' architectures (SD2 UNet + VAE, Depth Anything V2
+        # Small), the node's message bytes, and resident memory (benchmarks/).
+        'bench': ['diffusers==0.42.1', 'transformers==5.24.0', 'rosbags>=0.10', 'psutil>=5.9'],
         # vision-banana serve: a generator backend as a Ray Serve application.
         'serve': ['ray[serve]==2.60.0'],
         'test': [
