@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import itertools
 import json
 import math
@@ -69,6 +69,7 @@ from vision_banana_ros.backends.oracle import OracleBackend
 from vision_banana_ros.objects import DetectedObject, ObjectBuilder
 from vision_banana_ros.pipeline import (
     CameraFrame,
+    InstanceMask,
     PerceptionResult,
     Pipeline,
     PipelineConfig,
@@ -237,6 +238,26 @@ def run(sequence: Sequence_, backend: Backend) -> list[PerceptionResult]:
     return [pipeline.process(intrinsics_of(frame)) for frame in sequence.frames]
 
 
+def with_true_masks(
+    sequence: Sequence_, raw: Sequence[PerceptionResult]
+) -> list[PerceptionResult]:
+    """Replace the predicted instances by the true ones (the backend's depth and normals kept)."""
+    out = []
+    for frame, result in zip(sequence.frames, raw, strict=True):
+        ids = frame.instances.numpy()
+        keep = [o.instance_id for o in frame.scene.objects if o.class_name in sequence.classes]
+        masks = tuple(
+            InstanceMask(
+                o.class_name, o.instance_id, ids == o.instance_id, 0, np.zeros(3, np.uint8)
+            )
+            for o in frame.scene.objects
+            if o.instance_id in keep and (ids == o.instance_id).any()
+        )
+        instance_ids = np.where(np.isin(ids, keep), ids, 0).astype(np.uint16)
+        out.append(replace(result, instances=masks, instance_ids=instance_ids))
+    return out
+
+
 def smooth(sequence: Sequence_, raw: Sequence[PerceptionResult]) -> list[PerceptionResult]:
     """Smooth raw results as the pipeline does (TF motion and the camera image given)."""
     smoother = TemporalSmoother(SmoothingConfig())
@@ -385,6 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         '--backend', choices=('local', 'oracle'), default='oracle', help='default: oracle'
     )
+    parser.add_argument(
+        '--masks',
+        choices=('predicted', 'truth'),
+        default='predicted',
+        help="instances: the backend's, or the true ones with the backend's depth and normals",
+    )
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     parser.add_argument('--json', type=Path, help='also write the figures to this JSON file')
     args = parser.parse_args(argv)
@@ -401,6 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = {'raw': Scores(), 'smoothed': Scores()}
     for sequence in sequences:
         raw = run(sequence, backend)
+        if args.masks == 'truth':
+            raw = with_true_masks(sequence, raw)
         for name, results in (('raw', raw), ('smoothed', smooth(sequence, raw))):
             objects, times = boxes(sequence, results)
             runs[name].times_ms += times[1:]
@@ -416,6 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         'numpy': np.__version__,
         'threads': args.threads,
         'size': f'{args.width}x{args.height}',
+        'masks': args.masks,
         'sequences': [
             {'seed': int(seed), 'frames': args.frames, 'classes': list(s.classes)}
             for seed, s in zip(seeds, sequences, strict=False)
@@ -424,9 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({'metadata': metadata, 'results': figures}, indent=2))
     print(
-        f'{backend.description}; {len(sequences)} tabletop sequences x {args.frames} frames at '
-        f'{args.width}x{args.height}, objects within {args.max_distance} m, {args.threads} '
-        'torch thread(s)'
+        f'{backend.description}, {args.masks} masks; {len(sequences)} tabletop sequences x '
+        f'{args.frames} frames at {args.width}x{args.height}, objects within '
+        f'{args.max_distance} m, {args.threads} torch thread(s)'
     )
     print(f'{"figure":<44} {"raw":>16} {"smoothed":>16}')
     rows = [

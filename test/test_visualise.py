@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vision_banana_ros.geometry import CameraIntrinsics
+from vision_banana_ros.objects import Box, DetectedObject
 from vision_banana_ros.visualise import (
     BACKGROUND_RGB,
+    box_overlay,
     cloud_view,
     colourise_depth,
     contact_sheet,
@@ -161,3 +164,28 @@ def test_contact_sheet_lays_panels_on_a_grid_with_titles() -> None:
     assert sheet.shape == (2 * (60 + title_px) + 3 * 4, 3 * 80 + 4 * 4, 3)
     with pytest.raises(ValueError, match='at least one panel'):
         contact_sheet([])
+
+
+def test_box_overlay_draws_the_projected_edges_in_the_object_colour() -> None:
+    intrinsics = CameraIntrinsics(100.0, 100.0, 79.5, 59.5, 160, 120)
+    box = Box(np.array([0.0, 0.0, 2.0]), np.eye(3), np.array([0.8, 0.4, 0.2]))
+    obj = DetectedObject(
+        name='box',
+        kind='instance',
+        instance_id=3,
+        score=1.0,
+        point_count=10,
+        mask_px=10,
+        centroid_m=box.center_m,
+        box=box,
+        normal=np.array([0.0, 0.0, -1.0]),
+        colour=np.array([255, 0, 0], dtype=np.uint8),
+    )
+    rgb = np.zeros((120, 160, 3), dtype=np.uint8)
+    drawn = box_overlay(rgb, [obj], intrinsics)
+    assert rgb.max() == 0, 'the input is left alone'
+    red = (drawn[..., 0] > 100) & (drawn[..., 1] < 60)
+    # the front face (z = 1.9 m) spans u = 79.5 +- 100 * 0.4 / 1.9, v = 59.5 +- 100 * 0.2 / 1.9
+    assert red[59, 61:98].sum() == 0  # inside the face: not drawn
+    assert red[59, 58] or red[59, 57] or red[59, 59]  # its left edge
+    assert box_overlay(rgb, [], intrinsics).max() == 0

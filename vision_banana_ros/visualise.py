@@ -37,11 +37,14 @@ import math
 import cv2
 import numpy as np
 from vision_banana_ros.codecs.normals import encode_normals
+from vision_banana_ros.geometry import CameraIntrinsics
+from vision_banana_ros.objects import DetectedObject
 
 __all__ = [
     'BACKGROUND_RGB',
     'TEXT_RGB',
     'Panel',
+    'box_overlay',
     'cloud_view',
     'colourise_depth',
     'contact_sheet',
@@ -207,6 +210,49 @@ def mask_overlay(
     labels = mask.astype(np.int64)
     shaded = np.round(rgb.astype(np.float32) * np.where(mask, 1.0, 0.6)[..., None])
     return label_overlay(shaded.astype(np.uint8), labels, np.array([colour], np.uint8), alpha)
+
+
+_BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count('1') == 1]
+"""The 12 edges of a box as pairs of ``Box.corners()`` indices (corners differing in one bit)."""
+
+
+def box_overlay(
+    rgb: np.ndarray, objects: Sequence[DetectedObject], intrinsics: CameraIntrinsics
+) -> np.ndarray:
+    """
+    Draw objects' 3D boxes, projected into the image, with their names and ids.
+
+    Each box's 12 edges are drawn in the object's colour (edges reaching behind the camera's
+    image plane are left out); its label sits at the box's highest projected corner.
+
+    :param rgb: (H, W, 3) uint8 camera image (intrinsics for its size).
+    :param objects: the objects, boxes in the camera optical frame.
+    :param intrinsics: the camera's intrinsics.
+    :return: (H, W, 3) uint8 RGB, a new image.
+    """
+    out = np.ascontiguousarray(rgb).copy()
+    thickness = max(1, round(rgb.shape[0] / 240))
+    scale = _text_scale(rgb.shape[0]) * 0.8
+    for obj in objects:
+        corners = obj.box.corners()  # (8, 3)
+        if not np.isfinite(corners).all():
+            continue
+        z = corners[:, 2]
+        with np.errstate(divide='ignore', invalid='ignore'):
+            u = intrinsics.fx * corners[:, 0] / z + intrinsics.cx
+            v = intrinsics.fy * corners[:, 1] / z + intrinsics.cy
+        colour = tuple(int(c) for c in obj.colour)
+        for a, b in _BOX_EDGES:
+            if min(z[a], z[b]) > 1e-3:
+                start, end = (round(u[a]), round(v[a])), (round(u[b]), round(v[b]))
+                cv2.line(out, start, end, colour, thickness, cv2.LINE_AA)
+        front = z > 1e-3
+        if front.any():
+            top = int(np.argmin(np.where(front, v, np.inf)))
+            origin = (round(u[top]), max(round(v[top]) - 4, 12))
+            label = _shorten(f'{obj.name} {obj.key}', 40).encode('ascii', 'replace').decode()
+            cv2.putText(out, label, origin, _FONT, scale, colour, thickness, cv2.LINE_AA)
+    return out
 
 
 def with_legend(

@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 from vision_banana_ros.cli.files import depth_mm_u16, read_rgb
 from vision_banana_ros.cli.main import app
 from vision_banana_ros.geometry import CameraIntrinsics
+from vision_banana_ros.objects import ObjectBuilder
 from vision_banana_ros.pipeline import CameraFrame, Pipeline, PipelineConfig, TasksConfig
 import yaml
 
@@ -77,6 +78,16 @@ def test_infer_writes_one_folder_per_image_matching_the_pipeline(
     assert summary['cloud']['points'] == int(valid.sum())
     assert summary['referring'][0]['expression'] == 'the red can'
     assert len(summary['instances']) == len(expected.instances)
+    objects = ObjectBuilder().for_frame(expected, CameraFrame(rgb, camera))
+    assert objects is not None
+    written = json.loads((folder / 'objects.json').read_text())
+    assert written['frame'].startswith('camera optical')
+    assert [o['id'] for o in written['objects']] == [o.key for o in objects.objects]
+    for got, want in zip(written['objects'], objects.objects, strict=True):
+        np.testing.assert_allclose(got['box']['center_m'], want.box.center_m, atol=1e-5)
+        np.testing.assert_allclose(got['box']['size_m'], want.box.size_m, atol=1e-5)
+    assert written['dropped'] == objects.dropped
+    assert summary['objects']['count'] == len(objects.objects)
     for name in summary['files']:
         assert (folder / name).is_file(), name
     assert f'-> {folder}/' in result.output

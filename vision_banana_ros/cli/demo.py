@@ -68,6 +68,7 @@ _GUIDE = {
     'instance_ids.png': 'instance ids (uint16, 0 none)',
     'masks/': 'one 0/255 mask per instance and referring expression',
     'cloud.ply': 'labelled point cloud, optical frame (x right, y down, z forward), metres',
+    'objects.json': 'a 3D box per object, optical frame, metres (objects.png: drawn)',
     'result.json': 'prompts, timings, class and instance tables, file list',
 }
 
@@ -269,6 +270,7 @@ def _summary(item: Written, source: str, config: PipelineConfig, scores: dict[st
     shown = []
     for name in item.files:
         key = 'masks/' if name.startswith('masks/') else name
+        key = 'objects.json' if key == 'objects.png' else key
         if key not in shown:
             shown.append(key)
     for key in sorted(shown, key=lambda k: list(_GUIDE).index(k) if k in _GUIDE else 99):

@@ -19,7 +19,9 @@ Each image gets a folder (named after the file) holding what was asked for: ``de
 (uint16 millimetres, 0 invalid), ``normals.png`` / ``normals.npy``, ``semantic.png`` (overlay
 with legend) and ``labels.png`` (uint16 class ids), ``instances.png`` and ``instance_ids.png``,
 ``masks/`` (one 0/255 PNG per instance and referring expression), ``cloud.ply`` (with
-intrinsics), ``contact_sheet.png`` (all of them) and ``result.json`` (what each file holds).
+intrinsics), ``objects.json`` and ``objects.png`` (with intrinsics and instances or referring
+expressions: one oriented 3D box per object, camera optical frame, metres, drawn projected),
+``contact_sheet.png`` (all of them) and ``result.json`` (what each file holds).
 Every file is written whole or not at all (``files.atomic_path``).
 """
 
@@ -46,8 +48,10 @@ from vision_banana_ros.cli.files import (
     write_png,
 )
 from vision_banana_ros.geometry import CameraIntrinsics, save_cloud
+from vision_banana_ros.objects import FrameObjects, ObjectBuilder
 from vision_banana_ros.pipeline import CameraFrame, PerceptionResult, Pipeline
 from vision_banana_ros.visualise import (
+    box_overlay,
     cloud_view,
     colourise_depth,
     contact_sheet,
@@ -263,8 +267,11 @@ def run_jobs(
             started = time.perf_counter()
             frame = job.frame()
             result = pipeline.process(frame)
+            objects = ObjectBuilder(pipeline.config.objects).for_frame(result, frame)
             folder = out / job.name if subfolders else out
-            item = write_outputs(folder, frame, result, job, write_input=write_input)
+            item = write_outputs(
+                folder, frame, result, job, write_input=write_input, objects=objects
+            )
             item.seconds = time.perf_counter() - started
             written.append(item)
             advance()
@@ -272,7 +279,12 @@ def run_jobs(
 
 
 def write_outputs(
-    folder: Path, frame: CameraFrame, result: PerceptionResult, job: Job, write_input: bool
+    folder: Path,
+    frame: CameraFrame,
+    result: PerceptionResult,
+    job: Job,
+    write_input: bool,
+    objects: FrameObjects | None = None,
 ) -> Written:
     """
     Write every output of one frame into a folder.
@@ -282,6 +294,8 @@ def write_outputs(
     :param result: the pipeline's result.
     :param job: the job, for result.json.
     :param write_input: also write the camera image as ``input.png``.
+    :param objects: the frame's objects (``ObjectBuilder.for_frame``): written to
+        ``objects.json`` and drawn as boxes; None for none.
     :return: what was written.
     """
     item = Written(job=job, folder=folder, result=result)
@@ -373,6 +387,22 @@ def write_outputs(
         assert result.cloud.rgb is not None
         view = cloud_view(result.cloud.xyz, result.cloud.rgb)
         panels.append(Panel('point cloud (another view)', view))
+    if objects is not None and frame.intrinsics is not None:
+        with atomic_path(folder / 'objects.json') as temporary:
+            document: dict[str, object] = {
+                'frame': 'camera optical (REP 103: x right, y down, z forward), metres',
+                **objects.to_dict(),
+            }
+            temporary.write_text(json.dumps(document, indent=1) + '\n', encoding='utf-8')
+        item.files.append('objects.json')
+        summary['objects'] = {
+            'file': 'objects.json',
+            'count': len(objects.objects),
+            'dropped': {k: v for k, v in objects.dropped.items() if v},
+        }
+        boxes = box_overlay(rgb, objects.objects, frame.intrinsics)
+        png('objects.png', boxes)
+        panels.append(Panel(f'3D boxes ({len(objects.objects)})', boxes))
     if result.depth_confidence is not None:
         grey = np.round(np.clip(result.depth_confidence, 0.0, 1.0) * 255.0).astype(np.uint8)
         panels.append(Panel('depth confidence', np.repeat(grey[..., None], 3, axis=-1)))
