@@ -28,8 +28,8 @@ from conftest import HEIGHT, WIDTH
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 import torch
-from vision_banana_ros.backends import Backend
 from vision_banana_ros.backends.oracle import OracleBackend
+from vision_banana_ros.bench import ReplayBackend
 from vision_banana_ros.pipeline import (
     CameraFrame,
     CleanupConfig,
@@ -40,25 +40,6 @@ from vision_banana_ros.pipeline import (
 from vision_banana_ros.synth.catalog import CLASS_NAMES
 
 TASKS = TasksConfig(semantic_classes=CLASS_NAMES[1:9])
-
-
-class _Replay(Backend):
-    """Answers every call with the images it was given, on its device."""
-
-    name = 'replay'
-
-    def __init__(self, images: torch.Tensor, device: torch.device) -> None:
-        self.images = images.to(device)
-        self._device = device
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    def _generate(
-        self, images: torch.Tensor, prompts: list[str], seeds: list[int] | None
-    ) -> torch.Tensor:
-        return self.images
 
 
 @pytest.fixture(scope='module')
@@ -90,7 +71,7 @@ def test_pipeline_overhead(
         truth.letterbox((HEIGHT, WIDTH)).to_model(torch.from_numpy(frame.rgb)[None]),
         [p.text for p in truth.prompts],
     )
-    pipeline = Pipeline(config, backend=_Replay(drawn, device))
+    pipeline = Pipeline(config, backend=ReplayBackend([drawn], device))
     result = pipeline.process(frame)
     benchmark.extra_info['stages_ms'] = {k: round(v, 2) for k, v in result.timings_ms.items()}
     benchmark(pipeline.process, frame)

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from vision_banana_ros.backends import BackendError
-from vision_banana_ros.cli import bag, codec, demo, evaluate, infer, serve, train
+from vision_banana_ros.cli import bag, bench, codec, demo, evaluate, infer, serve, train
 
 __all__ = ['app', 'main']
 
@@ -73,6 +73,7 @@ app.command()(one_line_errors(demo.demo))
 app.command()(one_line_errors(infer.infer))
 app.command('eval')(one_line_errors(evaluate.evaluate))
 app.command()(one_line_errors(bag.bag))
+app.command()(one_line_errors(bench.bench))
 app.command()(one_line_errors(serve.serve))
 
 
