@@ -19,7 +19,7 @@ Each sequence is a held-out tabletop scene (test split) at 640x480 seen along a 
 path (``synth.trajectory.random_camera_path``: an orbit of 5-30 degrees or a dolly of 10-40 cm
 over ``--frames`` frames); the objects stand still. The pipeline asks for depth, normals and
 instances of the graspable classes in view (up to ``--classes``); ``objects.ObjectBuilder``
-turns every result into boxes, without smoothing and with ``TemporalSmoother`` (given the
+turns every result into boxes. The pipeline runs twice: smoothing off, and on (given the
 camera's motion, as TF would give it).
 
 Ground truth, per view, in that view's optical frame: an object's **visible points** are the
@@ -76,7 +76,6 @@ from vision_banana_ros.pipeline import (
     SmoothingConfig,
     TasksConfig,
 )
-from vision_banana_ros.smoothing import TemporalSmoother
 from vision_banana_ros.synth.catalog import CLASS_NAMES, GRASPABLE
 from vision_banana_ros.synth.layout import sample_scene, SceneObject
 from vision_banana_ros.synth.render import RenderSettings
@@ -230,12 +229,15 @@ def intrinsics_of(frame: RenderedFrame) -> CameraFrame:
     )
 
 
-def run(sequence: Sequence_, backend: Backend) -> list[PerceptionResult]:
-    """Run the pipeline, unsmoothed, over a sequence."""
+def run(sequence: Sequence_, backend: Backend, smoothing: bool) -> list[PerceptionResult]:
+    """Run the pipeline over a sequence, smoothing with the camera's motion or not at all."""
     tasks = TasksConfig(instance_classes=sequence.classes)
-    config = PipelineConfig(tasks=tasks, smoothing=SmoothingConfig(enabled=False))
+    config = PipelineConfig(tasks=tasks, smoothing=SmoothingConfig(enabled=smoothing))
     pipeline = Pipeline(config, backend=backend)
-    return [pipeline.process(intrinsics_of(frame)) for frame in sequence.frames]
+    return [
+        pipeline.process(replace(intrinsics_of(frame), motion=motion if smoothing else None))
+        for frame, motion in zip(sequence.frames, sequence.motions, strict=True)
+    ]
 
 
 def with_true_masks(
@@ -256,20 +258,6 @@ def with_true_masks(
         instance_ids = np.where(np.isin(ids, keep), ids, 0).astype(np.uint16)
         out.append(replace(result, instances=masks, instance_ids=instance_ids))
     return out
-
-
-def smooth(sequence: Sequence_, raw: Sequence[PerceptionResult]) -> list[PerceptionResult]:
-    """Smooth raw results as the pipeline does (TF motion and the camera image given)."""
-    smoother = TemporalSmoother(SmoothingConfig())
-    return [
-        smoother.update(
-            result,
-            frame.scene.camera.intrinsics,
-            motion,
-            rgb=np.ascontiguousarray(frame.rgb.numpy()),
-        )
-        for frame, motion, result in zip(sequence.frames, sequence.motions, raw, strict=True)
-    ]
 
 
 def boxes(
@@ -427,10 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend = LocalBackend(LocalOptions(device='cpu', threads=args.threads))
     runs = {'raw': Scores(), 'smoothed': Scores()}
     for sequence in sequences:
-        raw = run(sequence, backend)
-        if args.masks == 'truth':
-            raw = with_true_masks(sequence, raw)
-        for name, results in (('raw', raw), ('smoothed', smooth(sequence, raw))):
+        for name in runs:
+            results = run(sequence, backend, smoothing=name == 'smoothed')
+            if args.masks == 'truth':
+                results = with_true_masks(sequence, results)
             objects, times = boxes(sequence, results)
             runs[name].times_ms += times[1:]
             score(sequence, results, objects, args.max_distance, runs[name])

@@ -81,6 +81,8 @@ DROP_REASONS = ('empty mask', 'no depth', 'too few points', 'too sparse')
 REFERRING_MARKER_BASE = 65536
 """Referring expression i gets marker id ``REFERRING_MARKER_BASE + i`` (track ids are uint16)."""
 
+MAX_FIT_POINTS = 8192
+"""A box is fitted to at most this many of an object's points (every n-th pixel beyond)."""
 TAIL_MARGIN = 0.1
 """Points up to this fraction of an extent beyond its percentiles still count (``fit_box``)."""
 
@@ -325,9 +327,10 @@ def _normal_frame(normals: np.ndarray, weights: np.ndarray) -> np.ndarray | None
     for _ in range(_FRAME_ITERATIONS):
         dots = n @ rotation  # (M, 3)
         nearest = np.argmax(np.abs(dots), axis=1)  # (M,)
-        signed = (w * np.sign(dots[rows, nearest]))[:, None] * n  # (M, 3)
-        target = np.zeros((3, 3))
-        np.add.at(target.T, nearest, signed)  # column k: the normals assigned to axis k
+        signed = w * np.sign(dots[rows, nearest])  # (M,)
+        target = np.stack(  # column k: the sum of the normals assigned to axis k
+            [np.bincount(nearest, weights=signed * n[:, c], minlength=3) for c in range(3)]
+        )
         u, _, vt = np.linalg.svd(target)
         fixed = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt  # argmax trace(R^T target)
         if np.abs(fixed - rotation).max() < 1e-10:
@@ -677,10 +680,11 @@ def _build(frame: _Frame, candidate: _Candidate, config: ObjectsConfig) -> Detec
         return 'too sparse'
     points = frame.points(rows, cols)  # (N, 3)
     normals = frame.normals_at(window, rows, cols)  # (N, 3), NaN where unknown
+    step = -(-rows.size // MAX_FIT_POINTS)  # large objects: every step-th pixel, row-major
     box = fit_box(
-        points,
-        normals,
-        weights=_area_weights(points, normals),
+        points[::step],
+        normals[::step],
+        weights=_area_weights(points[::step], normals[::step]),
         percentile=config.extent_percentile,
         toward=-points.mean(axis=0),
     )
