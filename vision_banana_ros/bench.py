@@ -66,6 +66,7 @@ __all__ = [
     'Row',
     'depth_anything_size',
     'describe_machine',
+    'node_output_timer',
     'parse_size',
     'peak_memory',
     'run_bench',
@@ -657,7 +658,7 @@ def _time_ours(
     height, width = frame.rgb.shape[:2]
     camera = f'{height}x{width}'
     model = report.setup['model_size']
-    messages = _message_builder(frame, pipeline) if config.messages else None
+    messages = node_output_timer() if config.messages else None
     if messages is None and config.messages:
         report.notes.append(
             f'message stages skipped: rosbags is not installed ({BENCH_EXTRA} or the test extra)'
@@ -666,7 +667,7 @@ def _time_ours(
     result: PerceptionResult | None = None
     for index in range(config.warmup + config.repeats):
         result = pipeline.process(frame)
-        extra = messages(result) if messages is not None else {}
+        extra = messages(result, frame) if messages is not None else {}
         if index < config.warmup:
             continue
         stages = {**result.timings_ms, **extra}
@@ -700,10 +701,13 @@ def _time_ours(
     return rows
 
 
-def _message_builder(
-    frame: CameraFrame, pipeline: Pipeline
-) -> Callable[[PerceptionResult], dict[str, float]] | None:
-    """Return a function timing the node's messages and their CDR bytes; None without rosbags."""
+def node_output_timer() -> Callable[[PerceptionResult, CameraFrame], dict[str, float]] | None:
+    """
+    Make what the node does with a result, timed: build its messages, serialise them to CDR.
+
+    :return: a function of a result and its camera frame giving {'messages': ms, 'cdr': ms}
+        (the node's default topics, rosbags' message classes); None without rosbags.
+    """
     try:
         from vision_banana_ros import messages, outputs, rosbag_types
     except ImportError:
@@ -712,18 +716,16 @@ def _message_builder(
 
     store = rosbag_types.typestore('jazzy')
     types = messages.MessageTypes.from_typestore(store)
-    header = messages.make_header(types, frame.stamp_ns, frame.frame_id)
     node = NodeConfig()
 
-    def build(result: PerceptionResult) -> dict[str, float]:
+    def build(result: PerceptionResult, frame: CameraFrame) -> dict[str, float]:
         start = time.perf_counter()
+        header = messages.make_header(types, frame.stamp_ns, frame.frame_id)
         built = list(
             outputs.frame_messages(types, header, result, frame.rgb, frame.intrinsics, node)
         )
         middle = time.perf_counter()
-        size = 0
-        for _, msg in built:
-            size += len(store.serialize_cdr(msg, msg.__msgtype__))
+        size = sum(len(store.serialize_cdr(msg, msg.__msgtype__)) for _, msg in built)
         end = time.perf_counter()
         assert size > 0
         return {'messages': (middle - start) * 1e3, 'cdr': (end - middle) * 1e3}

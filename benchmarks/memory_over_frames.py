@@ -1,0 +1,197 @@
+# Copyright 2026 The vision_banana_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Resident memory of the pipeline and the ROS-free node path over many camera frames.
+
+Two phases, one process, 640x480 frames (eight held-out rooms in turn, one camera, stamps
+advancing 33 ms, so smoothing and instance ids run across frames):
+
+1. ``model``: the ``Pipeline`` on the embedded VB-Mini (backend ``local``) for ``--model-frames``.
+2. ``replay``: the same pipeline whose generator replays the outputs VB-Mini drew for each room
+   in phase 1 (``bench.ReplayBackend``), for ``--frames``: everything but the network runs.
+
+Each frame also goes the node's way without ROS: an Image message in (``messages.rgb_image``,
+``messages.frame_from_msgs``), ``streaming.FrameSlots`` put/take, the node's messages
+(``outputs.frame_messages``, rosbags classes) serialised to CDR, ``streaming.StreamStats``.
+RSS (psutil) is sampled every ``--every`` frames into a CSV and a plot.
+
+Run: .venv/bin/python benchmarks/memory_over_frames.py [--frames 10000] [--model-frames 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+from pathlib import Path
+import time
+
+import matplotlib
+import numpy as np
+import psutil
+import torch
+from vision_banana_ros import messages, rosbag_types
+from vision_banana_ros.backends.oracle import OracleBackend
+from vision_banana_ros.bench import describe_machine, node_output_timer, ReplayBackend
+from vision_banana_ros.pipeline import CameraFrame, Pipeline, PipelineConfig, TasksConfig
+from vision_banana_ros.streaming import FrameSlots, StreamStats
+from vision_banana_ros.synth.catalog import CLASS_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = (5, 11, 17, 23, 29, 31, 37, 41)  # held-out rooms
+TASKS = TasksConfig(semantic_classes=CLASS_NAMES[1:9], instance_classes=('chair',))
+FRAME_NS = 33_000_000
+
+
+def main() -> None:
+    """Run both phases and write the CSV and the plot."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--frames', type=int, default=10_000, help='replay frames')
+    parser.add_argument('--model-frames', type=int, default=300, help='frames on VB-Mini')
+    parser.add_argument('--every', type=int, default=25, help='sample RSS every N frames')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads')
+    parser.add_argument('--out', type=Path, default=ROOT / 'docs' / 'figures', help='folder')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    oracle = OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
+    frames = [
+        CameraFrame(f.rgb.numpy(), k, frame_id='camera_optical')
+        for f, k in zip(oracle.frames, oracle.intrinsics, strict=True)
+    ]
+    rows: list[tuple[str, int, float, float]] = []
+    node = _NodePath()
+    with Pipeline(PipelineConfig(tasks=TASKS)) as pipeline:
+        drawn = _record(pipeline, frames)
+        print(f'phase model: {args.model_frames} frames on {pipeline.backend.description}')
+        rows += _run('model', pipeline, frames, node, args.model_frames, args.every)
+    replay = ReplayBackend(drawn, resolution=pipeline.backend.resolution)
+    with Pipeline(PipelineConfig(tasks=TASKS), backend=replay) as pipeline:
+        print(f'phase replay: {args.frames} frames on {replay.description}')
+        rows += _run('replay', pipeline, frames, node, args.frames, args.every)
+    machine = describe_machine(torch.device('cpu'))
+    _write(rows, args.out, machine.line())
+
+
+def _record(pipeline: Pipeline, frames: list[CameraFrame]) -> list[torch.Tensor]:
+    """Let the model draw every room once; return what it drew, in room order."""
+    drawn = []
+    for frame in frames:
+        box = pipeline.letterbox(frame.rgb.shape[:2])
+        image = box.to_model(torch.from_numpy(frame.rgb)[None])
+        drawn.append(pipeline.backend.generate(image, [p.text for p in pipeline.prompts]))
+    return drawn
+
+
+class _NodePath:
+    """What the node does around the pipeline, without ROS."""
+
+    def __init__(self) -> None:
+        self.types = messages.MessageTypes.from_typestore(rosbag_types.typestore('jazzy'))
+        self.outputs = node_output_timer()
+        self.slots: FrameSlots[CameraFrame] = FrameSlots()
+        self.stats = StreamStats()
+
+    def receive(self, frame: CameraFrame, stamp_ns: int) -> CameraFrame:
+        header = messages.make_header(self.types, stamp_ns, frame.frame_id)
+        image = messages.rgb_image(self.types, header, frame.rgb)
+        received = messages.frame_from_msgs(image)
+        received = CameraFrame(received.rgb, frame.intrinsics, stamp_ns, frame.frame_id)
+        self.stats.arrived()
+        self.slots.put('camera', received)
+        return self.slots.take(0.0)['camera']
+
+    def publish(self, result: object, frame: CameraFrame, started: float) -> None:
+        assert self.outputs is not None
+        self.outputs(result, frame)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
+        self.stats.processed(elapsed, elapsed)
+
+
+def _run(
+    phase: str,
+    pipeline: Pipeline,
+    frames: list[CameraFrame],
+    node: _NodePath,
+    count: int,
+    every: int,
+) -> list[tuple[str, int, float, float]]:
+    process = psutil.Process()
+    rows = []
+    start = time.perf_counter()
+    for index in range(count):
+        started = time.perf_counter()
+        frame = node.receive(frames[index % len(frames)], (index + 1) * FRAME_NS)
+        result = pipeline.process(frame)
+        node.publish(result, frame, started)
+        if index % every == 0 or index == count - 1:
+            rss_mib = process.memory_info().rss / 2**20
+            rows.append((phase, index + 1, rss_mib, time.perf_counter() - start))
+        if index % (every * 20) == 0:
+            summary = node.stats.summary()
+            print(
+                f'{phase} {index + 1:6d}/{count}  rss {rss_mib:7.1f} MiB  '
+                f'{summary["work_p50_ms"]:6.1f} ms/frame',
+                flush=True,
+            )
+    gc.collect()
+    return rows
+
+
+def _write(rows: list[tuple[str, int, float, float]], out: Path, machine: str) -> None:
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / 'memory_over_frames.csv').open('w', newline='', encoding='utf-8') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['phase', 'frame', 'rss_mib', 'elapsed_s'])
+        writer.writerows((p, f, f'{r:.2f}', f'{e:.1f}') for p, f, r, e in rows)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4), width_ratios=(1, 2))
+    for axis, phase in zip(axes, ('model', 'replay'), strict=True):
+        picked = [(f, r) for p, f, r, _ in rows if p == phase]
+        if not picked:
+            continue
+        frame_numbers, rss = np.array(picked).T
+        axis.plot(frame_numbers, rss, lw=1.2)
+        axis.set_xlabel('frame')
+        axis.set_ylabel('resident memory (MiB)')
+        title = 'VB-Mini (backend local)' if phase == 'model' else 'replayed generator outputs'
+        axis.set_title(f'{title}\n{_summary(frame_numbers, rss)}', fontsize=8)
+        axis.grid(alpha=0.3)
+        low, high = rss.min(), rss.max()
+        axis.set_ylim(low - 50, high + 50)
+    figure.suptitle(f'pipeline + node path at 640x480; {machine}', fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / 'memory_over_frames.png', dpi=110)
+    for phase in ('model', 'replay'):
+        picked = [(f, r) for p, f, r, _ in rows if p == phase]
+        if picked:
+            frame_numbers, rss = np.array(picked).T
+            print(f'{phase}: {_summary(frame_numbers, rss)}')
+    print(f'wrote {out / "memory_over_frames.csv"} and {out / "memory_over_frames.png"}')
+
+
+def _summary(frame_numbers: np.ndarray, rss: np.ndarray) -> str:
+    """RSS after the first tenth of the frames, at the end, and the slope over the second half."""
+    settled = rss[len(rss) // 10]
+    half = len(rss) // 2
+    slope = np.polyfit(frame_numbers[half:], rss[half:], 1)[0] * 1000 if len(rss) > 3 else 0.0
+    return (
+        f'{settled:.0f} MiB -> {rss[-1]:.0f} MiB over {int(frame_numbers[-1])} frames, '
+        f'second half {slope:+.2f} MiB / 1000 frames'
+    )
+
+
+if __name__ == '__main__':
+    main()
