@@ -23,7 +23,9 @@ from vision_banana_ros.codecs.depth import DEPTH_COLORMAPS
 from vision_banana_ros.codecs.segmentation import distinct_palette, parse_colour
 from vision_banana_ros.prompts import (
     build_prompt,
+    check_expression,
     COLOUR_NOTATIONS,
+    MAX_EXPRESSION_CHARS,
     parse_prompt,
     prompt_variants,
     PromptError,
@@ -307,3 +309,17 @@ def test_build_rejects_unknown_variants() -> None:
         build_prompt(TaskSpec('normals'), 'haiku')
     with pytest.raises(PromptError, match='got bool'):
         build_prompt(TaskSpec('normals'), True)
+
+
+def test_expressions_from_outside_are_collapsed_or_refused() -> None:
+    assert check_expression('  the red\tmug\n left of the bowl ') == 'the red mug left of the bowl'
+    for bad, message in [
+        ('', 'empty'),
+        ('   ', 'empty'),
+        ('x' * (MAX_EXPRESSION_CHARS + 1), 'at most'),
+        ('the mug\x1b[31m', 'unprintable'),
+        ('the mug; now depth', "';'"),
+        (42, 'must be text'),
+    ]:
+        with pytest.raises(PromptError, match=message):
+            check_expression(bad)

@@ -56,6 +56,7 @@ __all__ = [
     'PromptError',
     'TaskSpec',
     'build_prompt',
+    'check_expression',
     'parse_prompt',
     'prompt_variants',
     'write_colour',
@@ -300,6 +301,36 @@ def _named_colours(pairs: object, what: str) -> tuple[tuple[str, Rgb], ...]:
     if len(set(names)) != len(names):
         raise PromptError(f'{what} names must be distinct, got {names}')
     return tuple(result)
+
+
+MAX_EXPRESSION_CHARS = 200
+"""Longest referring expression accepted from outside (a query topic)."""
+
+
+def check_expression(text: object) -> str:
+    """
+    Check a referring expression that arrives from outside (the node's ``~/query`` topic).
+
+    :param text: the expression, e.g. 'the red mug left of the bowl'.
+    :return: the expression with its whitespace collapsed to single spaces.
+    :raises PromptError: if it is not a string, is empty, longer than ``MAX_EXPRESSION_CHARS``,
+        holds control or other unprintable characters, or a ';' (which ends a prompt's clause).
+    """
+    if not isinstance(text, str):
+        raise PromptError(f'a referring expression must be text, got {type(text).__name__}')
+    collapsed = ' '.join(text.split())
+    if not collapsed:
+        raise PromptError('the referring expression is empty')
+    if len(collapsed) > MAX_EXPRESSION_CHARS:
+        raise PromptError(
+            f'the referring expression has {len(collapsed)} characters; '
+            f'at most {MAX_EXPRESSION_CHARS}'
+        )
+    if not collapsed.isprintable():
+        bad = sorted({repr(c) for c in collapsed if not c.isprintable()})
+        raise PromptError(f'the referring expression holds unprintable characters {bad}')
+    _check_words([collapsed], 'expression', ';')
+    return collapsed
 
 
 def _check_distinct(colours: list[Rgb], what: str) -> None:

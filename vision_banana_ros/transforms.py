@@ -212,6 +212,13 @@ class TransformBuffer:
         with self._changed:
             if target == source:
                 return np.eye(4)
+            known = self._edges.keys() | {edge.parent for edge in self._edges.values()}
+            unknown = [frame for frame in (source, target) if frame not in known]
+            if unknown:
+                raise TransformError(
+                    f'no transform from {source!r} to {target!r}: no transform received names '
+                    f'{" or ".join(map(repr, unknown))}'
+                )
             up_source, root_source = self._chain(source)
             up_target, root_target = self._chain(target)
             if root_source != root_target:

@@ -43,12 +43,14 @@ from rclpy.qos import (  # noqa: E402
 from ros.rig import camera_info_message, Harness, image_message  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2  # noqa: E402
 from sensor_msgs_py import point_cloud2  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 import torch  # noqa: E402
 from vision_banana_ros.ros.node import PerceptionNode  # noqa: E402
 from vision_banana_ros.ros.parameters import flatten  # noqa: E402
 from vision_banana_ros.settings import Settings  # noqa: E402
-from vision_msgs.msg import Detection2DArray, LabelInfo  # noqa: E402
+from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 import yaml  # noqa: E402
 
 HEIGHT, WIDTH = 96, 128
@@ -511,3 +513,85 @@ def test_frames_without_tf_are_smoothed_without_motion_and_counted(harness: Harn
         )
 
     assert rig.wait_for(warned, poke=camera.send)
+
+
+def test_objects_are_published_with_the_input_header(harness: Harness) -> None:
+    rig = harness
+    rig.listen(Detection3DArray, 'objects')
+    rig.listen(MarkerArray, 'objects/markers')
+    rig.listen(DiagnosticArray, '/diagnostics')
+    _activate(rig)
+    camera = Camera(rig)
+    sent: list[Any] = []
+    assert rig.wait_for(
+        lambda: bool(rig.received['objects']) and bool(rig.received['objects/markers']),
+        poke=lambda: sent.append(camera.send()),
+    )
+    detections = rig.received['objects'][0]
+    assert detections.header.frame_id == 'camera_optical' and detections.header.stamp in sent
+    markers = rig.received['objects/markers'][0].markers
+    assert markers and markers[0].action == Marker.DELETEALL  # vanished objects are removed
+    for detection in detections.detections:
+        assert detection.bbox.size.x > 0 and detection.results[0].hypothesis.class_id
+
+    def dropped_counted() -> bool:
+        status = _statuses(rig).get('perception_node: camera')
+        return status is not None and any(
+            v.key.startswith('objects_dropped_') for v in status.values
+        )
+
+    assert rig.wait_for(dropped_counted)
+
+
+def test_a_query_joins_the_prompts_until_cleared(harness: Harness) -> None:
+    rig = harness
+    rig.listen(Image, 'perception_node/query/mask')
+    rig.listen(Detection3DArray, 'perception_node/query/objects')
+    rig.listen(DiagnosticArray, '/diagnostics')
+    _activate(rig)
+    camera = Camera(rig)
+    query = rig.helper.create_publisher(String, 'perception_node/query', 10)
+    rig.wait_for(lambda: query.get_subscription_count() == 1)
+    query.publish(String(data='  the   red mug '))
+    assert rig.wait_for(
+        lambda: (
+            bool(rig.received['perception_node/query/mask'])
+            and bool(rig.received['perception_node/query/objects'])
+        ),
+        poke=camera.send,
+    )
+    assert rig.node.query == 'the red mug'
+    assert any('the red mug' in p.text for p in rig.node.pipeline.prompts)
+    mask = rig.received['perception_node/query/mask'][-1]
+    assert mask.encoding == 'mono8' and (mask.height, mask.width) == (HEIGHT, WIDTH)
+    assert mask.header.frame_id == 'camera_optical'
+
+    def status_names_the_query() -> bool:
+        status = _statuses(rig).get('perception_node: query')
+        return status is not None and 'the red mug' in status.message
+
+    assert rig.wait_for(status_names_the_query)
+    query.publish(String(data=''))
+    assert rig.wait_for(lambda: rig.node.query == '', poke=camera.send)
+    assert not any('red mug' in p.text for p in rig.node.pipeline.prompts)
+
+
+@pytest.mark.parametrize('text', ['x' * 500, 'the mug\x1b[31m', 'the mug; now depth'])
+def test_bad_queries_are_refused_and_change_nothing(harness: Harness, text: str) -> None:
+    rig = harness
+    rig.listen(Image, 'depth/image')
+    rig.listen(DiagnosticArray, '/diagnostics')
+    _activate(rig)
+    camera = Camera(rig)
+    query = rig.helper.create_publisher(String, 'perception_node/query', 10)
+    rig.wait_for(lambda: query.get_subscription_count() == 1)
+    query.publish(String(data=text))
+
+    def refused() -> bool:
+        status = _statuses(rig).get('perception_node: query')
+        return status is not None and status.level == b'\x01' and 'refused' in status.message
+
+    assert rig.wait_for(refused, poke=camera.send)
+    count = len(rig.received['depth/image'])
+    assert rig.wait_for(lambda: len(rig.received['depth/image']) > count, poke=camera.send)
+    assert rig.node.query == ''

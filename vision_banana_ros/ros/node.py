@@ -29,6 +29,17 @@ Temporal smoothing is told the camera's motion between consecutive frames from `
 transforms at its stamp, and is smoothed without the motion (ego-motion detected from the
 images) when they do not come, counted as ``no_motion`` in diagnostics.
 
+Objects (``vision_banana_ros.objects``): an oriented 3D box per instance and referring
+expression on ``objects`` (vision_msgs/Detection3DArray) and ``objects/markers``
+(visualization_msgs/MarkerArray), steady per camera; drops are counted in diagnostics.
+
+On-demand queries: a referring expression published on ``~/query`` (std_msgs/String) joins the
+prompts of the following frames (smoothing starts afresh, as after any change of the prompts)
+until replaced, or cleared by an empty string. Its mask goes to ``~/query/mask`` (mono8) and its
+object to ``~/query/objects`` (vision_msgs/Detection3DArray), each with the header of the frame
+it was found in; the diagnostics say when it matches nothing. A bad query (too long,
+unprintable) is refused with a warning and changes nothing.
+
 Topics (relative, per camera namespace; see ``vision_banana_ros.outputs`` for the outputs):
 ``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8) or ``image/compressed``, and
 ``camera_info``; ``/tf`` and ``/tf_static`` (tf2_msgs/TFMessage, with tf2's QoS). Camera
@@ -60,12 +71,21 @@ from rclpy.qos import (
 )
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.utilities import try_shutdown
+from std_msgs.msg import String
 from vision_banana_ros import messages
 from vision_banana_ros.backends import BackendError
 from vision_banana_ros.config import ConfigError
 from vision_banana_ros.geometry import CameraIntrinsics
+from vision_banana_ros.objects import FrameObjects, ObjectBuilder
 from vision_banana_ros.outputs import frame_messages, output_topics, RELIABLE_LATCHED
-from vision_banana_ros.pipeline import CameraFrame, Pipeline, PipelineError
+from vision_banana_ros.pipeline import (
+    CameraFrame,
+    PerceptionResult,
+    Pipeline,
+    PipelineConfig,
+    PipelineError,
+)
+from vision_banana_ros.prompts import check_expression, PromptError
 from vision_banana_ros.ros.compat import (
     event_callbacks,
     incompatible_qos_message,
@@ -89,6 +109,8 @@ _TYPE_MODULES = {
     'sensor_msgs/msg/PointCloud2': 'PointCloud2',
     'vision_msgs/msg/LabelInfo': 'LabelInfo',
     'vision_msgs/msg/Detection2DArray': 'Detection2DArray',
+    'vision_msgs/msg/Detection3DArray': 'Detection3DArray',
+    'visualization_msgs/msg/MarkerArray': 'MarkerArray',
 }
 
 
@@ -102,6 +124,8 @@ class _Camera:
         self.publishers: dict[str, Any] = {}
         self.camera_info: Any = None
         self.previous_stamp_ns: int | None = None  # of the last frame the pipeline smoothed
+        self.objects = ObjectBuilder()
+        self.dropped: dict[str, int] = {}  # objects dropped in the latest frame, by reason
         self.stats = StreamStats()
         self.problem = ''  # the latest input problem, for diagnostics ('' = none)
 
@@ -136,6 +160,11 @@ class PerceptionNode(LifecycleNode):
         self.transforms = TransformBuffer()
         self._tf_subscriptions: list[Any] = []
         self._tf_problem = ''  # why the latest frame had no camera motion ('' = it had one)
+        self.query = ''  # the referring expression asked on ~/query ('' = none)
+        self._pending_query: str | None = None  # from the callback, applied by the worker
+        self._query_state = (messages.DiagnosticLevel.OK, 'no query')
+        self._query_subscription: Any = None
+        self._query_publishers: dict[str, Any] = {}
         on_parameters_change(self, self._validate_parameters, self._apply_parameters)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -144,7 +173,7 @@ class PerceptionNode(LifecycleNode):
         """Load the backend, run one frame through it, and create the publishers."""
         try:
             self.settings = settings_from_node(self)
-            pipeline = Pipeline(self.settings.pipeline)
+            pipeline = Pipeline(self._pipeline_config(self.settings))
         except (ConfigError, ValueError, BackendError) as err:
             self.get_logger().error(f'cannot configure: {err}')
             return TransitionCallbackReturn.FAILURE
@@ -161,6 +190,8 @@ class PerceptionNode(LifecycleNode):
         self.get_logger().info(f'backend: {pipeline.backend.description}')
         namespaces = self.settings.node.cameras or ('',)
         self.cameras = {name: _Camera(name) for name in namespaces}
+        for camera in self.cameras.values():
+            camera.objects = ObjectBuilder(self.settings.pipeline.objects)
         self._slots = FrameSlots()
         self._create_publishers()
         self._diagnostics = self.create_publisher(
@@ -176,6 +207,7 @@ class PerceptionNode(LifecycleNode):
         for camera in self.cameras.values():
             self._subscribe(camera)
         self._subscribe_tf()
+        self._query_subscription = self.create_subscription(String, '~/query', self._on_query, 10)
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name='perception_worker', daemon=True)
         self._worker.start()
@@ -189,9 +221,10 @@ class PerceptionNode(LifecycleNode):
                 self.destroy_subscription(subscription)
             camera.subscriptions = []
             camera.previous_stamp_ns = None
-        for subscription in self._tf_subscriptions:
-            self.destroy_subscription(subscription)
-        self._tf_subscriptions = []
+        for subscription in [*self._tf_subscriptions, self._query_subscription]:
+            if subscription is not None:
+                self.destroy_subscription(subscription)
+        self._tf_subscriptions, self._query_subscription = [], None
         self.transforms.clear()
         return super().on_deactivate(state)
 
@@ -279,10 +312,8 @@ class PerceptionNode(LifecycleNode):
     def _create_publishers(self) -> None:
         """Create the publishers the current settings need (existing ones are kept)."""
         for camera in self.cameras.values():
-            for topic in output_topics(self.settings):
-                if topic.name in camera.publishers:
-                    continue
-                if topic.msg_type.startswith('vision_msgs/') and not self.types.has_vision_msgs:
+            for topic in output_topics(self.settings, with_objects=True):
+                if topic.name in camera.publishers or not self._can_build(topic.msg_type):
                     continue
                 if topic.qos == RELIABLE_LATCHED:
                     qos = QoSProfile(
@@ -301,6 +332,24 @@ class PerceptionNode(LifecycleNode):
                     event_callbacks=self._qos_events(name, publisher=True),
                 )
 
+        queries = {
+            '~/query/mask': self.types.Image,
+            '~/query/objects': self.types.Detection3DArray,
+        }
+        for name, msg_class in queries.items():
+            if name not in self._query_publishers and msg_class is not None:
+                self._query_publishers[name] = self.create_publisher(
+                    msg_class, name, qos_profile_system_default
+                )
+
+    def _can_build(self, msg_type: str) -> bool:
+        """Tell whether the message classes for a topic's type are here (say once if not)."""
+        if msg_type.startswith('vision_msgs/'):
+            return bool(self.types.has_vision_msgs)
+        if msg_type.startswith('visualization_msgs/'):
+            return bool(self.types.has_markers)
+        return True
+
     def _qos_events(self, topic: str, publisher: bool) -> Any:
         def warn(status: Any) -> None:
             self.get_logger().warn(
@@ -315,6 +364,9 @@ class PerceptionNode(LifecycleNode):
             for publisher in camera.publishers.values():
                 self.destroy_publisher(publisher)
             camera.publishers = {}
+        for publisher in self._query_publishers.values():
+            self.destroy_publisher(publisher)
+        self._query_publishers = {}
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
@@ -334,6 +386,17 @@ class PerceptionNode(LifecycleNode):
 
     def _on_camera_info(self, camera: _Camera, msg: Any) -> None:
         camera.camera_info = msg
+
+    def _on_query(self, msg: Any) -> None:
+        text = str(msg.data)
+        if not text.strip():
+            self._pending_query = ''
+            return
+        try:
+            self._pending_query = check_expression(text)
+        except PromptError as err:
+            self._query_state = (messages.DiagnosticLevel.WARN, f'query refused: {err}')
+            self.get_logger().warn(f'query refused: {err}', throttle_duration_sec=_THROTTLE_S)
 
     def _on_tf(self, static: bool, msg: Any) -> None:
         transforms, problems = messages.transforms_from_tf(msg)
@@ -369,6 +432,7 @@ class PerceptionNode(LifecycleNode):
                     )
 
     def _process(self, batch: dict[Any, Any]) -> None:
+        self._apply_query()
         frames: list[tuple[_Camera, Any, CameraFrame]] = []
         for namespace, msg in batch.items():
             camera = self.cameras[namespace]
@@ -396,12 +460,23 @@ class PerceptionNode(LifecycleNode):
             work_s = time.monotonic() - started
             for (camera, msg, frame), result in zip(frames, results, strict=True):
                 camera.previous_stamp_ns = frame.stamp_ns
+                objects = camera.objects.for_frame(result, frame)
                 for topic, out in frame_messages(
-                    self.types, msg.header, result, frame.rgb, frame.intrinsics, self.settings.node
+                    self.types,
+                    msg.header,
+                    result,
+                    frame.rgb,
+                    frame.intrinsics,
+                    self.settings.node,
+                    objects,
                 ):
                     publisher = camera.publishers.get(topic)
                     if publisher is not None:
                         publisher.publish(out)
+                if objects is not None:
+                    camera.dropped = dict(objects.dropped)
+                if self.query:
+                    self._answer_query(msg.header, result, objects)
                 now_ns = self.get_clock().now().nanoseconds
                 camera.stats.processed((now_ns - frame.stamp_ns) * 1e-9, work_s)
 
@@ -425,6 +500,77 @@ class PerceptionNode(LifecycleNode):
         intrinsics = self._intrinsics(camera, rgb.shape[:2])
         camera.problem = '' if intrinsics is not None or not camera.problem else camera.problem
         return CameraFrame(rgb, intrinsics, stamp_ns, msg.header.frame_id)
+
+    def _pipeline_config(self, settings: Settings) -> PipelineConfig:
+        """Return the settings' pipeline with the query (if any) among its referring prompts."""
+        config = settings.pipeline
+        if not self.query or self.query in config.tasks.referring:
+            return config
+        tasks = replace(config.tasks, referring=(*config.tasks.referring, self.query))
+        return replace(config, tasks=tasks)
+
+    def _apply_query(self) -> None:
+        """Take a new query from the callback: rebuild the pipeline's prompts with it."""
+        query, self._pending_query = self._pending_query, None
+        if query is None or query == self.query:
+            return
+        previous, self.query = self.query, query
+        try:
+            self._rebuild(self.settings)
+        except (ConfigError, ValueError) as err:  # a prompt the templates cannot take
+            self.query = previous
+            self._query_state = (messages.DiagnosticLevel.WARN, f'query refused: {err}')
+            self.get_logger().warn(f'query refused: {err}')
+            return
+        self._query_state = (
+            (messages.DiagnosticLevel.OK, f'asked: {query!r}')
+            if query
+            else (messages.DiagnosticLevel.OK, 'no query')
+        )
+        self.get_logger().info(f'query: {query!r}' if query else 'query cleared')
+
+    def _rebuild(self, settings: Settings) -> None:
+        """Rebuild the pipeline (same backend) for new settings or a new query."""
+        with self._lock:
+            if self.pipeline is not None:
+                backend = self.pipeline.backend
+                self.pipeline = Pipeline(self._pipeline_config(settings), backend=backend)
+            self.settings = settings
+            for camera in self.cameras.values():
+                camera.objects = ObjectBuilder(settings.pipeline.objects)
+                camera.previous_stamp_ns = None
+            self._create_publishers()
+
+    def _answer_query(
+        self, header: Any, result: PerceptionResult, objects: FrameObjects | None
+    ) -> None:
+        """Publish the query's mask and object for one frame; note when it matches nothing."""
+        found = [m for m in result.referring if m.expression == self.query]
+        if not found:
+            return
+        mask = found[0].mask
+        publisher = self._query_publishers.get('~/query/mask')
+        if publisher is not None:
+            pixels = mask.astype(np.uint8) * np.uint8(255)
+            publisher.publish(messages.mono8_image(self.types, header, pixels))
+        matched = [
+            o
+            for o in (objects.objects if objects is not None else ())
+            if o.kind == 'referring' and o.name == self.query
+        ]
+        publisher = self._query_publishers.get('~/query/objects')
+        if publisher is not None and objects is not None:
+            publisher.publish(messages.object_detections(self.types, header, matched))
+        if not found[0].area_px:
+            self._query_state = (
+                messages.DiagnosticLevel.WARN,
+                f'the query {self.query!r} matches nothing',
+            )
+        else:
+            self._query_state = (
+                messages.DiagnosticLevel.OK,
+                f'{self.query!r}: {found[0].area_px} px, {len(matched)} object(s)',
+            )
 
     def _motion(self, camera: _Camera, frame: CameraFrame) -> np.ndarray | None:
         """Return the camera's motion since its previous frame from TF, or None if unknown."""
@@ -488,13 +634,7 @@ class PerceptionNode(LifecycleNode):
         changes = [p for p in changes if p.name in SETTINGS_NAMES]
         if not changes:
             return
-        settings = settings_from_node(self, changes)
-        with self._lock:
-            self.settings = settings
-            if self.pipeline is not None:
-                backend = self.pipeline.backend
-                self.pipeline = Pipeline(settings.pipeline, backend=backend)
-                self._create_publishers()
+        self._rebuild(settings_from_node(self, changes))
         self.get_logger().info(f'applied {", ".join(p.name for p in changes)}')
 
     # -- diagnostics ----------------------------------------------------------------------------
@@ -525,8 +665,11 @@ class PerceptionNode(LifecycleNode):
                     backend,
                 )
             )
+        level, message = self._query_state
+        statuses.append(messages.Diagnostic(level, f'{self.get_name()}: query', message, backend))
         for camera in self.cameras.values():
             figures = camera.stats.summary()
+            figures.update({f'objects_dropped_{k}': float(v) for k, v in camera.dropped.items()})
             figures['superseded'] = float(self._slots.superseded(camera.namespace))
             level = (
                 messages.DiagnosticLevel.WARN if camera.problem else messages.DiagnosticLevel.OK
