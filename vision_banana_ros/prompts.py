@@ -52,6 +52,7 @@ from vision_banana_ros.codecs.segmentation import (
 __all__ = [
     'COLOUR_NOTATIONS',
     'DEPTH_COLORMAP_WORDS',
+    'MAX_EXPRESSION_CHARS',
     'TASKS',
     'PromptError',
     'TaskSpec',

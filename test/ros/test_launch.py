@@ -486,13 +486,20 @@ def test_rviz_config_shows_what_the_node_publishes() -> None:
         'rviz_default_plugins/Grid',
         'rviz_default_plugins/Image',
         'rviz_default_plugins/PointCloud2',
+        'rviz_default_plugins/MarkerArray',
     } <= classes
     topics = {d['Topic']['Value'] for d in displays if 'Topic' in d}
-    assert {'points', 'depth/image', 'semantic/visualization', 'normals/visualization'} <= topics
+    assert {
+        'points',
+        'depth/image',
+        'semantic/visualization',
+        'normals/visualization',
+        'objects/markers',
+    } <= topics
     settings = Settings.from_parameters(
         {'tasks.semantic_classes': ['mug'], 'tasks.instance_classes': ['mug']}
     )
-    published = {t.name for t in output_topics(settings)}
+    published = {t.name for t in output_topics(settings, with_objects=True)}
     assert topics <= published, f'not published by the node: {topics - published}'
     assert all(not t.startswith('/') for t in topics), 'relative: RViz runs in the namespace'
     for display in displays:
