@@ -23,7 +23,8 @@ import torch
 from vision_banana_ros.model.net import NetConfig
 from vision_banana_ros.model.weights import read_weights_config
 from vision_banana_ros.training.config import MixtureConfig
-from vision_banana_ros.training.loop import CHECKPOINT, score, train, TrainConfig
+from vision_banana_ros.training.loop import score, train, TrainConfig
+from vision_banana_ros.training.runs import CHECKPOINT
 
 TINY_NET = NetConfig(
     height=64,

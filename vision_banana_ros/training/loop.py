@@ -24,18 +24,15 @@ committed weights, never through optimiser states in the repository.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 import json
 import logging
 import math
-import os
 from pathlib import Path
 import time
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 from vision_banana_ros.model.flow import flow_matching_loss
 from vision_banana_ros.model.generator import default_dtype, Generator
 from vision_banana_ros.model.net import NetConfig, VBMini
@@ -47,13 +44,20 @@ from vision_banana_ros.model.weights import (
 )
 from vision_banana_ros.synth.splits import HELD_OUT_TEST, HeldOutSet
 from vision_banana_ros.training.config import MixtureConfig
-from vision_banana_ros.training.data import Batch, collate, MixtureStream
+from vision_banana_ros.training.data import Batch
 from vision_banana_ros.training.evaluation import evaluate_outputs, held_out_examples
+from vision_banana_ros.training.runs import (
+    load_checkpoint,
+    log_step,
+    mean,
+    mixture_batches,
+    save_checkpoint,
+    warmup_rate,
+)
 
 __all__ = ['TrainConfig', 'TrainResult', 'evaluate_model', 'headline_metrics', 'train']
 
 _LOG = logging.getLogger(__name__)
-CHECKPOINT = 'checkpoint.pt'
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ def train(
     deadline = started + config.minutes * 60.0
 
     # 1. Model, optimiser and position: from the checkpoint, else the published weights.
-    state = _load_checkpoint(run / CHECKPOINT)
+    state = load_checkpoint(run)
     if state is not None:
         mixture = state['mixture'] if mixture is None else mixture
         model = VBMini(NetConfig.from_dict(state['net']))
@@ -190,12 +194,14 @@ def train(
     noise = torch.Generator(device=device).manual_seed(config.seed + step)
     losses: list[float] = []
     last_checkpoint = time.monotonic()
-    batches = _batches(mixture, position, config)
+    batches = mixture_batches(mixture, position, config.batch_size, config.workers)
     try:
         while time.monotonic() < deadline:
             batch = next(batches).to(device)
             for group in optimiser.param_groups:
-                group['lr'] = _learning_rate(config, step - first_step)
+                group['lr'] = warmup_rate(
+                    config.learning_rate, config.warmup_steps, step - first_step
+                )
             with torch.autocast(
                 device.type, dtype=autocast_dtype, enabled=autocast_dtype != torch.float32
             ):
@@ -208,7 +214,7 @@ def train(
             position += len(batch.prompts)
             losses.append(loss.item())
             if step % config.log_every_steps == 0:
-                _log(run, step, position, losses, time.monotonic() - started)
+                log_step(run, step, position, losses, time.monotonic() - started)
             if time.monotonic() - last_checkpoint > config.checkpoint_every_s:
                 _save_checkpoint(run, model, optimiser, step, position, first_step, mixture)
                 last_checkpoint = time.monotonic()
@@ -216,7 +222,7 @@ def train(
         _save_checkpoint(run, model, optimiser, step, position, first_step, mixture)
 
     # 3. Evaluate and publish.
-    result = TrainResult(step, position, time.monotonic() - started, _mean(losses[-50:]))
+    result = TrainResult(step, position, time.monotonic() - started, mean(losses[-50:]))
     if config.eval_frames:
         result.metrics = headline_metrics(evaluate_model(model, mixture, config.eval_frames))
         with (run / 'eval.jsonl').open('a') as log:
@@ -311,29 +317,6 @@ def _images(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     return image, target
 
 
-def _batches(mixture: MixtureConfig, position: int, config: TrainConfig) -> Iterator[Batch]:
-    stream = MixtureStream(mixture, 'train', start_index=position, block_size=config.batch_size)
-    loader = DataLoader(
-        stream,
-        batch_size=config.batch_size,
-        collate_fn=collate,
-        num_workers=config.workers,
-        worker_init_fn=_one_thread if config.workers else None,
-        persistent_workers=config.workers > 0,
-    )
-    return iter(loader)
-
-
-def _one_thread(_: int) -> None:
-    torch.set_num_threads(1)
-
-
-def _learning_rate(config: TrainConfig, steps_this_run: int) -> float:
-    if config.warmup_steps == 0:
-        return config.learning_rate
-    return config.learning_rate * min(1.0, (steps_this_run + 1) / config.warmup_steps)
-
-
 def _trained_state(model: VBMini) -> dict[str, torch.Tensor]:
     names = set(model.trained_parameter_names())
     return {k: v for k, v in model.state_dict().items() if k in names}
@@ -358,33 +341,7 @@ def _save_checkpoint(
         'net': model.config.to_dict(),
         'mixture': mixture,  # pickled: local run state, never shipped
     }
-    temporary = run / (CHECKPOINT + '.tmp')
-    torch.save(state, temporary)
-    os.replace(temporary, run / CHECKPOINT)
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    state: dict[str, Any] = torch.load(path, map_location='cpu', weights_only=False)
-    return state
-
-
-def _log(run: Path, step: int, position: int, losses: list[float], seconds: float) -> None:
-    window = losses[-50:]
-    line = {
-        'step': step,
-        'examples': position,
-        'loss': _mean(window),
-        'seconds': round(seconds, 1),
-    }
-    with (run / 'log.jsonl').open('a') as log:
-        log.write(json.dumps(line) + '\n')
-    _LOG.info('step %d  examples %d  loss %.4f  %.0f s', step, position, line['loss'], seconds)
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else math.nan
+    save_checkpoint(run, state)
 
 
 def _publish(model: VBMini, folder: Path, result: TrainResult) -> bool:
