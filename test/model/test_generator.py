@@ -30,6 +30,7 @@ from vision_banana_ros.model import (
     TextEncoder,
     VBMini,
 )
+from vision_banana_ros.model.flow import draw_noise, sample
 from vision_banana_ros.model.weights import read_weights_config
 
 Factory = Callable[..., VBMini]
@@ -98,6 +99,31 @@ def test_bfloat16_autocast_stays_close_to_float32(make_model: Factory, prompts: 
     )
     assert half.shape == full.shape and half.dtype == np.uint8
     assert np.abs(half.astype(int) - full.astype(int)).mean() < 4
+
+
+def test_weights_cast_once_give_what_autocast_gives_and_follow_training(
+    make_model: Factory, prompts: list[str]
+) -> None:
+    model = make_model()
+    generator = Generator(model, trained=False, device='cpu', dtype=torch.bfloat16)
+    image = torch.rand(1, 3, *model.config.image_size, generator=torch.Generator().manual_seed(0))
+    noise = draw_noise(image.shape, torch.device('cpu'), torch.Generator())
+
+    def run(network: VBMini) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
+            return sample(network, image, prompts, noise=noise)
+
+    cast = generator.runnable()
+    assert cast is not model and cast.stem.weight.dtype == torch.bfloat16
+    assert cast.refine[0].weight.dtype == torch.float32  # VBMini.FLOAT32_MODULES
+    assert model.stem.weight.dtype == torch.float32  # the caller's network is untouched
+    assert torch.equal(run(cast), run(model))  # autocast casts the same way, every call
+    assert generator.runnable() is cast  # cached while the weights stay
+    with torch.no_grad():
+        model.stem.weight.add_(0.1)  # training changes the weights in place
+    recast = generator.runnable()
+    assert recast is not cast and torch.equal(run(recast), run(model))
+    assert Generator(model, trained=False, device='cpu', dtype=torch.float32).runnable() is model
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,11 @@ RGB result back to the input size.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import copy
 from pathlib import Path
 
 import torch
+from torch import nn
 import torch.nn.functional as F
 from vision_banana_ros.model.encoder import TextEncoder
 from vision_banana_ros.model.errors import ModelError
@@ -96,6 +98,7 @@ class Generator:
         self.steps = steps
         self.seed = seed
         self._trained = trained
+        self._cast: tuple[tuple[tuple[int, int], ...], VBMini] | None = None
 
     @classmethod
     def from_pretrained(
@@ -135,6 +138,26 @@ class Generator:
     def config(self) -> NetConfig:
         """Return the network's ``NetConfig``; the model resolution is its ``image_size``."""
         return self.model.config
+
+    def runnable(self) -> VBMini:
+        """
+        Return the network ``generate`` runs: under autocast, a copy cast once.
+
+        Autocast casts every convolution's and linear layer's float32 weights to ``dtype`` on
+        every call; the copy holds them in ``dtype`` already, so the result is the same, bit
+        for bit, without the casts (the float32 layers, ``VBMini.FLOAT32_MODULES``, stay
+        float32). The copy is made again when ``model``'s weights change (training updates
+        them in place), so the generator always runs the current weights.
+
+        :return: ``model`` itself for float32, else the cast copy.
+        """
+        if self.dtype == torch.float32:
+            return self.model
+        tensors = (*self.model.parameters(), *self.model.buffers())
+        versions = tuple((id(t), t._version) for t in tensors)
+        if self._cast is None or self._cast[0] != versions:
+            self._cast = (versions, _cast_copy(self.model, self.dtype))
+        return self._cast[1]
 
     def generate(
         self, rgb: ArrayLike, prompts: Sequence[str], seeds: Sequence[int] | None = None
@@ -181,12 +204,24 @@ class Generator:
         autocast = torch.autocast(
             self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32
         )
+        network = self.runnable()
         with torch.inference_mode(), autocast:
-            out = sample(self.model, image, list(prompts), steps=self.steps, noise=noise)
+            out = sample(network, image, list(prompts), steps=self.steps, noise=noise)
         # 4. Back to the input size, uint8 HWC.
         out = _resize(out.float(), (height, width))  # (B, 3, H, W) in [-1, 1]
         out = ((out + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
         return like(out.permute(0, 2, 3, 1).contiguous(), rgb)  # (B, H, W, 3)
+
+
+def _cast_copy(model: VBMini, dtype: torch.dtype) -> VBMini:
+    """Copy a network for inference with the layers autocast runs in ``dtype`` cast to it."""
+    cast = copy.deepcopy(model).eval().requires_grad_(False)
+    for name, module in cast.named_modules():
+        if name.split('.')[0] in VBMini.FLOAT32_MODULES:
+            continue
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            module.to(dtype)
+    return cast
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

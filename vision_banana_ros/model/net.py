@@ -334,6 +334,9 @@ class VBMini(nn.Module):
     ``trained_parameter_names()`` train and ship.
     """
 
+    FLOAT32_MODULES = ('refine',)
+    """Submodules that run in float32 even under autocast (the last full-resolution layers)."""
+
     def __init__(
         self, config: NetConfig | None = None, text_encoder: TextEncoder | None = None
     ) -> None:
