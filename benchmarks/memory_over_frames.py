@@ -36,6 +36,7 @@ import csv
 import gc
 from pathlib import Path
 import time
+from typing import TextIO
 
 import matplotlib
 import numpy as np
@@ -62,25 +63,36 @@ def main() -> None:
     parser.add_argument('--every', type=int, default=25, help='sample RSS every N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads')
     parser.add_argument('--out', type=Path, default=ROOT / 'docs' / 'figures', help='folder')
+    parser.add_argument('--plot-only', action='store_true', help='plot the CSV already in --out')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    oracle = OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
-    frames = [
-        CameraFrame(f.rgb.numpy(), k, frame_id='camera_optical')
-        for f, k in zip(oracle.frames, oracle.intrinsics, strict=True)
-    ]
-    rows: list[tuple[str, int, float, float]] = []
-    node = _NodePath()
-    with Pipeline(PipelineConfig(tasks=TASKS)) as pipeline:
-        drawn = _record(pipeline, frames)
-        print(f'phase model: {args.model_frames} frames on {pipeline.backend.description}')
-        rows += _run('model', pipeline, frames, node, args.model_frames, args.every)
-    replay = ReplayBackend(drawn, resolution=pipeline.backend.resolution)
-    with Pipeline(PipelineConfig(tasks=TASKS), backend=replay) as pipeline:
-        print(f'phase replay: {args.frames} frames on {replay.description}')
-        rows += _run('replay', pipeline, frames, node, args.frames, args.every)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = args.out / 'memory_over_frames.csv'
+    if not args.plot_only:
+        oracle = OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
+        frames = [
+            CameraFrame(f.rgb.numpy(), k, frame_id='camera_optical')
+            for f, k in zip(oracle.frames, oracle.intrinsics, strict=True)
+        ]
+        node = _NodePath()
+        with table.open('w', newline='', encoding='utf-8') as handle:
+            log = csv.writer(handle)
+            log.writerow(['phase', 'frame', 'rss_mib', 'elapsed_s'])
+            with Pipeline(PipelineConfig(tasks=TASKS)) as pipeline:
+                drawn = _record(pipeline, frames)
+                print(f'phase model: {args.model_frames} frames on {pipeline.backend.description}')
+                _run('model', pipeline, frames, node, args.model_frames, args.every, handle)
+            replay = ReplayBackend(drawn, resolution=pipeline.backend.resolution)
+            with Pipeline(PipelineConfig(tasks=TASKS), backend=replay) as pipeline:
+                print(f'phase replay: {args.frames} frames on {replay.description}')
+                _run('replay', pipeline, frames, node, args.frames, args.every, handle)
+    with table.open(encoding='utf-8') as handle:
+        rows = [
+            (r['phase'], int(r['frame']), float(r['rss_mib']), float(r['elapsed_s']))
+            for r in csv.DictReader(handle)
+        ]
     machine = describe_machine(torch.device('cpu'))
-    _write(rows, args.out, machine.line())
+    _plot(rows, args.out, machine.line())
 
 
 def _record(pipeline: Pipeline, frames: list[CameraFrame]) -> list[torch.Tensor]:
@@ -125,9 +137,10 @@ def _run(
     node: _NodePath,
     count: int,
     every: int,
-) -> list[tuple[str, int, float, float]]:
+    log: TextIO,
+) -> None:
+    """Run frames through the node path and the pipeline, logging RSS every ``every``."""
     process = psutil.Process()
-    rows = []
     start = time.perf_counter()
     for index in range(count):
         started = time.perf_counter()
@@ -136,7 +149,9 @@ def _run(
         node.publish(result, frame, started)
         if index % every == 0 or index == count - 1:
             rss_mib = process.memory_info().rss / 2**20
-            rows.append((phase, index + 1, rss_mib, time.perf_counter() - start))
+            elapsed = time.perf_counter() - start
+            log.write(f'{phase},{index + 1},{rss_mib:.2f},{elapsed:.1f}\n')
+            log.flush()
         if index % (every * 20) == 0:
             summary = node.stats.summary()
             print(
@@ -145,18 +160,12 @@ def _run(
                 flush=True,
             )
     gc.collect()
-    return rows
 
 
-def _write(rows: list[tuple[str, int, float, float]], out: Path, machine: str) -> None:
+def _plot(rows: list[tuple[str, int, float, float]], out: Path, machine: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / 'memory_over_frames.csv').open('w', newline='', encoding='utf-8') as handle:
-        writer = csv.writer(handle)
-        writer.writerow(['phase', 'frame', 'rss_mib', 'elapsed_s'])
-        writer.writerows((p, f, f'{r:.2f}', f'{e:.1f}') for p, f, r, e in rows)
     figure, axes = plt.subplots(1, 2, figsize=(12, 4), width_ratios=(1, 2))
     for axis, phase in zip(axes, ('model', 'replay'), strict=True):
         picked = [(f, r) for p, f, r, _ in rows if p == phase]
