@@ -169,6 +169,7 @@ class Pipeline(Closeable):
             )
         self._letterboxes: dict[tuple[int, int], Letterbox] = {}
         self._smoothers: dict[str, TemporalSmoother] = {}
+        self._staging: dict[tuple[int, ...], torch.Tensor] = {}  # pinned host buffers (CUDA)
 
     @property
     def model_size(self) -> tuple[int, int] | None:
@@ -220,10 +221,9 @@ class Pipeline(Closeable):
             _check_frame(frame)
         clock = _Clock(self.backend.device)
         boxes = [self.letterbox(tuple(frame.rgb.shape[:2])) for frame in frames]
-        device = self.backend.device
         letterboxed = [
-            box.to_model(torch.from_numpy(np.ascontiguousarray(frame.rgb))[None].to(device))
-            for frame, box in zip(frames, boxes, strict=True)
+            box.to_model(self._to_device(index, frame.rgb))
+            for index, (frame, box) in enumerate(zip(frames, boxes, strict=True))
         ]  # (1, h, w, 3) each
         clock.lap('letterbox')
         drawn: dict[int, torch.Tensor] = {}
@@ -238,6 +238,25 @@ class Pipeline(Closeable):
             self._finish(frame, box, letterboxed[i], drawn[i], _Clock(self.backend.device, shared))
             for i, (frame, box) in enumerate(zip(frames, boxes, strict=True))
         ]
+
+    def _to_device(self, index: int, rgb: np.ndarray) -> torch.Tensor:
+        """
+        Put the camera image of batch slot ``index`` on the backend's device: (1, H, W, 3).
+
+        To CUDA it goes through a pinned host buffer kept per slot and size, asynchronously;
+        the buffer is rewritten only by a later call, after this one's results were copied back
+        (which waits for the device), so a copy in flight is never overwritten.
+        """
+        device = self.backend.device
+        tensor = torch.from_numpy(np.ascontiguousarray(rgb))[None]
+        if device.type != 'cuda':
+            return tensor.to(device)
+        key = (index, *tensor.shape)
+        staging = self._staging.get(key)
+        if staging is None:
+            staging = self._staging[key] = torch.empty_like(tensor).pin_memory()
+        staging.copy_(tensor)
+        return staging.to(device, non_blocking=True)
 
     def _generate(self, letterboxed: list[torch.Tensor]) -> list[torch.Tensor]:
         """One backend call for same-sized (1, h, w, 3) images: (P K, h, w, 3) uint8 each."""
