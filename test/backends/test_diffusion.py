@@ -24,6 +24,7 @@ import sys
 from typing import Any
 
 import pytest
+from tiny_diffusers import tiny_components
 import torch
 from vision_banana_ros.backends import (
     Backend,
@@ -55,84 +56,16 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def _tokenizer() -> Any:
-    """Build a CLIP tokenizer over single printable characters (no merges, nothing read)."""
-    vocab = {'<|startoftext|>': 0, '<|endoftext|>': 1}
-    for code in range(33, 127):
-        vocab[chr(code)] = len(vocab)
-        vocab[f'{chr(code)}</w>'] = len(vocab)
-    return transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
-
-
-def _components(in_channels: int) -> dict[str, Any]:
-    """Tiny UNet, VAE, CLIP text encoder, tokenizer and DDIM scheduler, seeded."""
-    torch.manual_seed(0)
-    unet = diffusers.UNet2DConditionModel(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=in_channels,
-        out_channels=4,
-        down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
-        up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'),
-        cross_attention_dim=16,
-        attention_head_dim=2,
-        norm_num_groups=4,
-    )
-    vae = diffusers.AutoencoderKL(
-        block_out_channels=(8, 16),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=('DownEncoderBlock2D', 'DownEncoderBlock2D'),
-        up_block_types=('UpDecoderBlock2D', 'UpDecoderBlock2D'),
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=4,
-        sample_size=32,
-    )
-    tokenizer = _tokenizer()
-    text_encoder = transformers.CLIPTextModel(
-        transformers.CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=16,
-            intermediate_size=32,
-            num_attention_heads=2,
-            num_hidden_layers=1,
-            max_position_embeddings=16,
-            vocab_size=len(tokenizer),
-        )
-    )
-    scheduler = diffusers.DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule='scaled_linear',
-        clip_sample=False,
-        steps_offset=1,
-    )
-    return {
-        'unet': unet,
-        'vae': vae,
-        'text_encoder': text_encoder,
-        'tokenizer': tokenizer,
-        'scheduler': scheduler,
-        'safety_checker': None,
-        'feature_extractor': None,
-        'requires_safety_checker': False,
-    }
-
-
 @pytest.fixture(scope='module')
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Save an InstructPix2Pix pipeline, one with a LoRA adapter, and an img2img pipeline."""
     root = tmp_path_factory.mktemp('diffusers')
     pix2pix = root / 'pix2pix'
-    diffusers.StableDiffusionInstructPix2PixPipeline(**_components(8)).save_pretrained(pix2pix)
+    diffusers.StableDiffusionInstructPix2PixPipeline(**tiny_components(8)).save_pretrained(pix2pix)
     img2img = root / 'img2img'
-    diffusers.StableDiffusionImg2ImgPipeline(**_components(4)).save_pretrained(img2img)
+    diffusers.StableDiffusionImg2ImgPipeline(**tiny_components(4)).save_pretrained(img2img)
     lora = root / 'lora'
-    components = _components(8)
+    components = tiny_components(8)
     diffusers.StableDiffusionInstructPix2PixPipeline(**components).save_pretrained(lora)
     # What the LoRA recipe writes: a peft adapter on the UNet, saved by save_lora_weights.
     peft = pytest.importorskip('peft')
