@@ -90,3 +90,8 @@ def test_serving_beyond_loopback_without_a_token_is_refused(
     result = CliRunner().invoke(app, ['serve', '--backend', 'echo', '--host', '0.0.0.0'])
     assert result.exit_code == 2
     assert 'without a token' in result.output and 'VISION_BANANA_TOKEN' in result.output
+
+
+def test_the_shipped_example_is_the_default_config() -> None:
+    path = Path(__file__).resolve().parents[2] / 'config' / 'serve.yaml'
+    assert load_serve_config(path) == ServeConfig()
