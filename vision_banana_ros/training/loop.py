@@ -66,6 +66,10 @@ class TrainConfig:
     How long and how to train; the data and the network have their own configs.
 
     :ivar minutes: wall-clock budget of this invocation (a resumed run gets a fresh budget).
+    :ivar max_steps: stop after this many optimiser steps in all invocations (None: the
+        wall-clock budget alone): a budget in examples, which ablations compare at.
+    :ivar from_published: a new run starts from the package's published weights when their
+        network config matches; False starts from fresh weights (ablations).
     :ivar batch_size: examples per optimiser step.
     :ivar learning_rate: AdamW peak learning rate.
     :ivar weight_decay: AdamW weight decay.
@@ -81,6 +85,8 @@ class TrainConfig:
     """
 
     minutes: float = 60.0
+    max_steps: int | None = None
+    from_published: bool = True
     batch_size: int = 8
     learning_rate: float = 3e-4
     weight_decay: float = 0.01
@@ -97,6 +103,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = {
             'minutes': self.minutes > 0,
+            'max_steps': self.max_steps is None or self.max_steps >= 1,
             'batch_size': self.batch_size >= 1,
             'learning_rate': self.learning_rate > 0,
             'weight_decay': self.weight_decay >= 0,
@@ -172,7 +179,7 @@ def train(
         model.load_state_dict(state['model'], strict=False)
     else:
         mixture = mixture or MixtureConfig()
-        model = _initial_model(net)
+        model = _initial_model(net) if config.from_published else VBMini(net or NetConfig())
     if tuple(mixture.resolution) != model.config.image_size:
         raise ValueError(
             f'the mixture renders {mixture.resolution} but the network is built for '
@@ -196,7 +203,9 @@ def train(
     last_checkpoint = time.monotonic()
     batches = mixture_batches(mixture, position, config.batch_size, config.workers)
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+            config.max_steps is None or step < config.max_steps
+        ):
             batch = next(batches).to(device)
             for group in optimiser.param_groups:
                 group['lr'] = warmup_rate(
