@@ -130,6 +130,21 @@ def _layout(frame: RenderedFrame, folder: Path) -> Path:
     return convert_to_layout([truth], folder)
 
 
+def test_depth_alignment_rescales_each_frame(shared_data: Path, tmp_path: Path) -> None:
+    """Median alignment: the same predictions, each scaled to its frame's true median."""
+    data = str(shared_data / 'nyu_depth_v2_metric3d')
+    scores = {}
+    for alignment in ('none', 'median'):
+        args = ['eval', '--data', data, '--tasks', 'depth', '--json', '--error-maps', '0']
+        out = ['-o', str(tmp_path / alignment), '--depth-alignment', alignment]
+        result = RUNNER.invoke(app, [*args, *out])
+        assert result.exit_code == 0, result.output
+        scores[alignment] = json.loads(result.stdout)
+    assert scores['none'] != scores['median']
+    frames = (tmp_path / 'median' / 'per_frame.csv').read_text()
+    assert frames.count('nyu_depth_v2') == 3
+
+
 def test_a_layout_folder_is_scored_on_every_task_it_has(
     scene_frame: RenderedFrame, tmp_path: Path
 ) -> None:
@@ -168,6 +183,7 @@ def test_several_datasets_give_one_json_object_per_dataset(
         (['--data', 'nyu_depth_v2_metric3d', '--backend', 'oracle'], 'eval --synthetic'),
         (['--synthetic', '1', '--error-maps', '-1'], '--error-maps must be >= 0'),
         (['--synthetic', '1', '--set', 'backend.local.steps=9'], 'steps=9'),
+        (['--data', 'nyu_depth_v2_metric3d', '--depth-alignment', 'mean'], "'mean'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:

@@ -58,8 +58,14 @@ from vision_banana_ros.datasets import (
     read_shared,
     SHARED_DATASETS,
 )
+from vision_banana_ros.metrics.depth import DEFAULT_DEPTH_PROTOCOL, DEPTH_ALIGNMENTS
+from vision_banana_ros.metrics.harness import (
+    DATASET_DEPTH_PROTOCOLS,
+    EvaluationReport,
+    Prediction,
+    TASKS,
+)
 from vision_banana_ros.metrics.harness import evaluate as harness_evaluate
-from vision_banana_ros.metrics.harness import EvaluationReport, Prediction, TASKS
 from vision_banana_ros.pipeline import CameraFrame, Pipeline, PipelineConfig, TasksConfig
 from vision_banana_ros.synth.catalog import CLASS_NAMES
 from vision_banana_ros.synth.splits import HELD_OUT_TEST
@@ -118,6 +124,15 @@ def evaluate(
         int,
         typer.Option('--error-maps', metavar='N', help='draw error maps of the first N frames'),
     ] = 8,
+    depth_alignment: Annotated[
+        str,
+        typer.Option(
+            '--depth-alignment',
+            metavar='HOW',
+            help=f'align depth to the ground truth before scoring real frames: '
+            f'{", ".join(DEPTH_ALIGNMENTS)} (each dataset keeps its crop and range)',
+        ),
+    ] = 'none',
     config: options.ConfigOption = None,
     settings: options.SetOption = None,
     backend: options.BackendOption = None,
@@ -168,6 +183,10 @@ def evaluate(
         samples=samples,
         threads=threads,
     )
+    if depth_alignment not in DEPTH_ALIGNMENTS:
+        raise ValueError(
+            f'--depth-alignment: {depth_alignment!r}; choose from {", ".join(DEPTH_ALIGNMENTS)}'
+        )
     pipeline_config = options.build_config(flags)
     if out.exists() and not out.is_dir():
         raise ValueError(f'--out {out}: exists and is not a folder')
@@ -179,7 +198,9 @@ def evaluate(
         method, report, stopped = _synthetic(synthetic, flags, pipeline_config, recorder)
         frames_total = synthetic
     else:
-        method, report, stopped = _real(sources, wanted, pipeline_config, recorder)
+        method, report, stopped = _real(
+            sources, wanted, pipeline_config, recorder, depth_alignment
+        )
         frames_total = sum(len(frames) for _, frames in sources)
     summary = summary_json(report)
     written = _write(out, report, summary, recorder, method)
@@ -244,8 +265,13 @@ def _real(
     wanted: Sequence[str],
     config: PipelineConfig,
     recorder: _Recorder,
+    depth_alignment: str,
 ) -> tuple[str, EvaluationReport, bool]:
-    """Run the pipeline on every frame and score it."""
+    """Run the pipeline on every frame (independent frames: no smoothing) and score it."""
+    protocols = {
+        dataset: replace(protocol, alignment=depth_alignment)
+        for dataset, protocol in DATASET_DEPTH_PROTOCOLS.items()
+    }
     generator = options.open_backend(config, options.PipelineFlags())
     pipelines: dict[TasksConfig, Pipeline] = {}
     total = sum(len(frames) for _, frames in sources)
@@ -256,7 +282,9 @@ def _real(
         tasks, lookup = _frame_tasks(frame, config.tasks, wanted)
         lookups[frame.name] = lookup
         if tasks not in pipelines:
-            pipelines[tasks] = Pipeline(replace(config, tasks=tasks, cloud=False), generator)
+            still = replace(config.smoothing, enabled=False)
+            independent = replace(config, tasks=tasks, cloud=False, smoothing=still)
+            pipelines[tasks] = Pipeline(independent, generator)
         result = pipelines[tasks].process(CameraFrame(frame.rgb, frame.intrinsics))
         labels = None
         if result.semantic is not None:
@@ -279,11 +307,13 @@ def _real(
                     if stop.requested:
                         return
                     if _has_task(frame, wanted):
+                        default = replace(DEFAULT_DEPTH_PROTOCOL, alignment=depth_alignment)
+                        protocols.setdefault(frame.dataset, default)
                         yield frame
                     advance()
 
         try:
-            report = harness_evaluate(predict, frames(), method=method)
+            report = harness_evaluate(predict, frames(), method=method, depth_protocol=protocols)
         finally:
             generator.close()
     return generator.description, report, stop.requested
