@@ -76,6 +76,7 @@ def main() -> None:
         ]
         node = _NodePath()
         with table.open('w', newline='', encoding='utf-8') as handle:
+            handle.write(f'# {describe_machine(torch.device("cpu")).line()}\n')
             log = csv.writer(handle)
             log.writerow(['phase', 'frame', 'rss_mib', 'elapsed_s'])
             with Pipeline(PipelineConfig(tasks=TASKS)) as pipeline:
@@ -87,12 +88,13 @@ def main() -> None:
                 print(f'phase replay: {args.frames} frames on {replay.description}')
                 _run('replay', pipeline, frames, node, args.frames, args.every, handle)
     with table.open(encoding='utf-8') as handle:
-        rows = [
-            (r['phase'], int(r['frame']), float(r['rss_mib']), float(r['elapsed_s']))
-            for r in csv.DictReader(handle)
-        ]
-    machine = describe_machine(torch.device('cpu'))
-    _plot(rows, args.out, machine.line())
+        lines = handle.read().splitlines()
+    machine = next((line[2:] for line in lines if line.startswith('# ')), 'machine not recorded')
+    rows = [
+        (r['phase'], int(r['frame']), float(r['rss_mib']), float(r['elapsed_s']))
+        for r in csv.DictReader(line for line in lines if not line.startswith('#'))
+    ]
+    _plot(rows, args.out, machine)
 
 
 def _record(pipeline: Pipeline, frames: list[CameraFrame]) -> list[torch.Tensor]:
@@ -192,14 +194,17 @@ def _plot(rows: list[tuple[str, int, float, float]], out: Path, machine: str) ->
 
 
 def _summary(frame_numbers: np.ndarray, rss: np.ndarray) -> str:
-    """RSS after the first tenth of the frames, at the end, and the slope over the second half."""
+    """RSS after the first tenth of the frames, at the end, its range, and the trend."""
     settled = rss[len(rss) // 10]
-    half = len(rss) // 2
-    slope = np.polyfit(frame_numbers[half:], rss[half:], 1)[0] * 1000 if len(rss) > 3 else 0.0
-    return (
-        f'{settled:.0f} MiB -> {rss[-1]:.0f} MiB over {int(frame_numbers[-1])} frames, '
-        f'second half {slope:+.2f} MiB / 1000 frames'
+    text = (
+        f'{settled:.0f} MiB -> {rss[-1]:.0f} MiB over {int(frame_numbers[-1])} frames '
+        f'(range {rss.min():.0f}-{rss.max():.0f})'
     )
+    half = len(rss) // 2
+    if frame_numbers[-1] - frame_numbers[half] >= 2000:  # a trend needs many frames
+        slope = np.polyfit(frame_numbers[half:], rss[half:], 1)[0] * 1000
+        text += f', second half {slope:+.2f} MiB / 1000 frames'
+    return text
 
 
 if __name__ == '__main__':
