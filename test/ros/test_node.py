@@ -139,6 +139,14 @@ def _activate(rig: Harness) -> None:
     assert rig.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
 
+def _start(rig: Harness, topics: dict[str, Any]) -> Camera:
+    """Listen to the topics (name -> type), bring the node up, and return a camera for it."""
+    for topic, kind in topics.items():
+        rig.listen(kind, topic)
+    _activate(rig)
+    return Camera(rig)
+
+
 def _statuses(rig: Harness) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for array in rig.received.get('/diagnostics', []):
@@ -495,10 +503,7 @@ def test_camera_motion_comes_from_tf(harness: Harness) -> None:
 @pytest.mark.parametrize('harness', [[Parameter('node.tf_timeout_s', value=0.01)]], indirect=True)
 def test_frames_without_tf_are_smoothed_without_motion_and_counted(harness: Harness) -> None:
     rig = harness
-    rig.listen(Image, 'depth/image')
-    rig.listen(DiagnosticArray, '/diagnostics')
-    _activate(rig)
-    camera = Camera(rig)
+    camera = _start(rig, {'depth/image': Image, '/diagnostics': DiagnosticArray})
     assert rig.wait_for(lambda: len(rig.received['depth/image']) >= 2, poke=camera.send)
 
     def warned() -> bool:
@@ -517,11 +522,14 @@ def test_frames_without_tf_are_smoothed_without_motion_and_counted(harness: Harn
 
 def test_objects_are_published_with_the_input_header(harness: Harness) -> None:
     rig = harness
-    rig.listen(Detection3DArray, 'objects')
-    rig.listen(MarkerArray, 'objects/markers')
-    rig.listen(DiagnosticArray, '/diagnostics')
-    _activate(rig)
-    camera = Camera(rig)
+    camera = _start(
+        rig,
+        {
+            'objects': Detection3DArray,
+            'objects/markers': MarkerArray,
+            '/diagnostics': DiagnosticArray,
+        },
+    )
     sent: list[Any] = []
     assert rig.wait_for(
         lambda: bool(rig.received['objects']) and bool(rig.received['objects/markers']),
@@ -545,11 +553,14 @@ def test_objects_are_published_with_the_input_header(harness: Harness) -> None:
 
 def test_a_query_joins_the_prompts_until_cleared(harness: Harness) -> None:
     rig = harness
-    rig.listen(Image, 'perception_node/query/mask')
-    rig.listen(Detection3DArray, 'perception_node/query/objects')
-    rig.listen(DiagnosticArray, '/diagnostics')
-    _activate(rig)
-    camera = Camera(rig)
+    camera = _start(
+        rig,
+        {
+            'perception_node/query/mask': Image,
+            'perception_node/query/objects': Detection3DArray,
+            '/diagnostics': DiagnosticArray,
+        },
+    )
     query = rig.helper.create_publisher(String, 'perception_node/query', 10)
     rig.wait_for(lambda: query.get_subscription_count() == 1)
     query.publish(String(data='  the   red mug '))
@@ -579,10 +590,7 @@ def test_a_query_joins_the_prompts_until_cleared(harness: Harness) -> None:
 @pytest.mark.parametrize('text', ['x' * 500, 'the mug\x1b[31m', 'the mug; now depth'])
 def test_bad_queries_are_refused_and_change_nothing(harness: Harness, text: str) -> None:
     rig = harness
-    rig.listen(Image, 'depth/image')
-    rig.listen(DiagnosticArray, '/diagnostics')
-    _activate(rig)
-    camera = Camera(rig)
+    camera = _start(rig, {'depth/image': Image, '/diagnostics': DiagnosticArray})
     query = rig.helper.create_publisher(String, 'perception_node/query', 10)
     rig.wait_for(lambda: query.get_subscription_count() == 1)
     query.publish(String(data=text))

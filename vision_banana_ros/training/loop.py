@@ -48,11 +48,11 @@ from vision_banana_ros.training.data import Batch
 from vision_banana_ros.training.evaluation import evaluate_outputs, held_out_examples
 from vision_banana_ros.training.runs import (
     load_checkpoint,
-    log_step,
     mean,
     mixture_batches,
+    optimise,
+    Progress,
     save_checkpoint,
-    warmup_rate,
 )
 
 __all__ = ['TrainConfig', 'TrainResult', 'evaluate_model', 'headline_metrics', 'train']
@@ -190,48 +190,41 @@ def train(
     optimiser = torch.optim.AdamW(
         parameters, lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    step, position, first_step = 0, 0, 0
+    progress = Progress()
     if state is not None:
         optimiser.load_state_dict(state['optimiser'])
-        step, position, first_step = state['step'], state['position'], state['first_step']
-    _LOG.info('training from step %d, example %d, on %s', step, position, device)
+        progress = Progress(state['step'], state['position'], state['first_step'])
+    _LOG.info('training from step %d, example %d, on %s', progress.step, progress.position, device)
 
     # 2. Loop until the budget is spent.
     autocast_dtype = default_dtype(device)
-    noise = torch.Generator(device=device).manual_seed(config.seed + step)
-    losses: list[float] = []
-    last_checkpoint = time.monotonic()
-    batches = mixture_batches(mixture, position, config.batch_size, config.workers)
-    try:
-        while time.monotonic() < deadline and (
-            config.max_steps is None or step < config.max_steps
+    noise = torch.Generator(device=device).manual_seed(config.seed + progress.step)
+
+    def loss_of(batch: Batch) -> torch.Tensor:
+        on_device = batch.to(device)
+        with torch.autocast(
+            device.type, dtype=autocast_dtype, enabled=autocast_dtype != torch.float32
         ):
-            batch = next(batches).to(device)
-            for group in optimiser.param_groups:
-                group['lr'] = warmup_rate(
-                    config.learning_rate, config.warmup_steps, step - first_step
-                )
-            with torch.autocast(
-                device.type, dtype=autocast_dtype, enabled=autocast_dtype != torch.float32
-            ):
-                loss = flow_matching_loss(model, *_images(batch), batch.prompts, noise)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
-            optimiser.step()
-            step += 1
-            position += len(batch.prompts)
-            losses.append(loss.item())
-            if step % config.log_every_steps == 0:
-                log_step(run, step, position, losses, time.monotonic() - started)
-            if time.monotonic() - last_checkpoint > config.checkpoint_every_s:
-                _save_checkpoint(run, model, optimiser, step, position, first_step, mixture)
-                last_checkpoint = time.monotonic()
-    finally:
-        _save_checkpoint(run, model, optimiser, step, position, first_step, mixture)
+            return flow_matching_loss(model, *_images(on_device), on_device.prompts, noise)
+
+    def checkpoint() -> None:
+        state = {
+            'model': _trained_state(model),
+            'optimiser': optimiser.state_dict(),
+            'step': progress.step,
+            'position': progress.position,
+            'first_step': progress.first_step,
+            'net': model.config.to_dict(),
+            'mixture': mixture,  # pickled: local run state, never shipped
+        }
+        save_checkpoint(run, state)
+
+    batches = mixture_batches(mixture, progress.position, config.batch_size, config.workers)
+    optimise(run, config, optimiser, parameters, batches, loss_of, progress, checkpoint, deadline)
 
     # 3. Evaluate and publish.
-    result = TrainResult(step, position, time.monotonic() - started, mean(losses[-50:]))
+    step, position = progress.step, progress.position
+    result = TrainResult(step, position, time.monotonic() - started, mean(progress.losses[-50:]))
     if config.eval_frames:
         result.metrics = headline_metrics(evaluate_model(model, mixture, config.eval_frames))
         with (run / 'eval.jsonl').open('a') as log:
@@ -329,28 +322,6 @@ def _images(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
 def _trained_state(model: VBMini) -> dict[str, torch.Tensor]:
     names = set(model.trained_parameter_names())
     return {k: v for k, v in model.state_dict().items() if k in names}
-
-
-def _save_checkpoint(
-    run: Path,
-    model: VBMini,
-    optimiser: torch.optim.Optimizer,
-    step: int,
-    position: int,
-    first_step: int,
-    mixture: MixtureConfig,
-) -> None:
-    """Write the checkpoint atomically (temporary file, then rename)."""
-    state = {
-        'model': _trained_state(model),
-        'optimiser': optimiser.state_dict(),
-        'step': step,
-        'position': position,
-        'first_step': first_step,
-        'net': model.config.to_dict(),
-        'mixture': mixture,  # pickled: local run state, never shipped
-    }
-    save_checkpoint(run, state)
 
 
 def _publish(model: VBMini, folder: Path, result: TrainResult) -> bool:

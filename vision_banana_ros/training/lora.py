@@ -49,11 +49,11 @@ from vision_banana_ros.training.config import MixtureConfig
 from vision_banana_ros.training.data import Batch
 from vision_banana_ros.training.runs import (
     load_checkpoint,
-    log_step,
     mean,
     mixture_batches,
+    optimise,
+    Progress,
     save_checkpoint,
-    warmup_rate,
 )
 
 __all__ = ['LoraConfig', 'LoraResult', 'lora_loss', 'tune_lora']
@@ -265,22 +265,22 @@ def tune_lora(
     for parameter in adapters:
         parameter.data = parameter.data.float()
     optimiser = torch.optim.AdamW(adapters, lr=config.learning_rate)
-    step, position, first_step = 0, 0, 0
+    progress = Progress()
     if state is not None:
         peft.set_peft_model_state_dict(parts.unet, state['adapter'])
         optimiser.load_state_dict(state['optimiser'])
-        step, position, first_step = state['step'], state['position'], state['first_step']
+        progress = Progress(state['step'], state['position'], state['first_step'])
     parts.unet.train()
-    _LOG.info('LoRA tuning from step %d, example %d, on %s', step, position, parts.device)
+    _LOG.info('LoRA tuning from step %d, example %d', progress.step, progress.position)
 
     def checkpoint() -> None:
         adapter = peft.get_peft_model_state_dict(parts.unet)
         state = {
             'adapter': adapter,
             'optimiser': optimiser.state_dict(),
-            'step': step,
-            'position': position,
-            'first_step': first_step,
+            'step': progress.step,
+            'position': progress.position,
+            'first_step': progress.first_step,
             'mixture': mixture,  # pickled: local run state, never shipped
             'config': config,
         }
@@ -291,33 +291,23 @@ def tune_lora(
             safe_serialization=True,
         )
 
-    generator = torch.Generator(device=parts.device).manual_seed(config.seed + step)
-    batches = mixture_batches(mixture, position, config.batch_size, config.workers)
-    losses: list[float] = []
-    last_checkpoint = time.monotonic()
+    generator = torch.Generator(device=parts.device).manual_seed(config.seed + progress.step)
+    batches = mixture_batches(mixture, progress.position, config.batch_size, config.workers)
     try:
-        while time.monotonic() < deadline and (
-            config.max_steps is None or step < config.max_steps
-        ):
-            batch = next(batches).to(parts.device)
-            for group in optimiser.param_groups:
-                group['lr'] = warmup_rate(
-                    config.learning_rate, config.warmup_steps, step - first_step
-                )
-            loss = lora_loss(parts, batch, generator)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(adapters, config.grad_clip)
-            optimiser.step()
-            step += 1
-            position += len(batch.prompts)
-            losses.append(loss.item())
-            if step % config.log_every_steps == 0:
-                log_step(run, step, position, losses, time.monotonic() - started)
-            if time.monotonic() - last_checkpoint > config.checkpoint_every_s:
-                checkpoint()
-                last_checkpoint = time.monotonic()
+        optimise(
+            run,
+            config,
+            optimiser,
+            adapters,
+            batches,
+            lambda batch: lora_loss(parts, batch.to(parts.device), generator),
+            progress,
+            checkpoint,
+            deadline,
+        )
     finally:
-        checkpoint()
         backend.close()
-    return LoraResult(step, position, time.monotonic() - started, mean(losses[-50:]), output)
+    seconds = time.monotonic() - started
+    return LoraResult(
+        progress.step, progress.position, seconds, mean(progress.losses[-50:]), output
+    )

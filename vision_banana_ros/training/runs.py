@@ -23,13 +23,15 @@ diffusers model (``training.lora``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 import json
 import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+import time
+from typing import Any, Protocol
 
 import torch
 from torch.utils.data import DataLoader
@@ -38,10 +40,13 @@ from vision_banana_ros.training.data import Batch, collate, MixtureStream
 
 __all__ = [
     'CHECKPOINT',
+    'Progress',
+    'StepSettings',
     'load_checkpoint',
     'log_step',
     'mean',
     'mixture_batches',
+    'optimise',
     'save_checkpoint',
     'warmup_rate',
 ]
@@ -117,3 +122,104 @@ def log_step(run: Path, step: int, position: int, losses: list[float], seconds: 
 def mean(values: list[float]) -> float:
     """Return the mean, NaN for no values."""
     return sum(values) / len(values) if values else math.nan
+
+
+class StepSettings(Protocol):
+    """The optimisation settings both recipes' configs carry (``TrainConfig``, ``LoraConfig``)."""
+
+    @property
+    def learning_rate(self) -> float:
+        """Return the peak learning rate."""
+
+    @property
+    def warmup_steps(self) -> int:
+        """Return the steps of the linear warm-up."""
+
+    @property
+    def grad_clip(self) -> float:
+        """Return the largest gradient norm."""
+
+    @property
+    def log_every_steps(self) -> int:
+        """Return the steps between log lines."""
+
+    @property
+    def checkpoint_every_s(self) -> float:
+        """Return the seconds between checkpoints."""
+
+    @property
+    def max_steps(self) -> int | None:
+        """Return the steps to stop after in all, or None."""
+
+
+@dataclass
+class Progress:
+    """
+    Where a run is: what its checkpoint stores and resumes from.
+
+    :ivar step: optimiser steps in all invocations.
+    :ivar position: the data stream position (examples consumed).
+    :ivar first_step: the step the run's warm-up counts from (0: the run's first).
+    :ivar losses: this invocation's losses, one per step.
+    """
+
+    step: int = 0
+    position: int = 0
+    first_step: int = 0
+    losses: list[float] = field(default_factory=list)
+
+
+def optimise(
+    run: Path,
+    settings: StepSettings,
+    optimiser: torch.optim.Optimizer,
+    parameters: list[torch.nn.Parameter],
+    batches: Iterator[Batch],
+    loss_of: Callable[[Batch], torch.Tensor],
+    progress: Progress,
+    checkpoint: Callable[[], None],
+    deadline: float,
+) -> None:
+    """
+    Take optimiser steps until the deadline or ``settings.max_steps``; checkpoint as it goes.
+
+    Each step: the warm-up learning rate, ``loss_of(batch)``, backward, gradient clipping,
+    an optimiser step; a log line every ``log_every_steps``; ``checkpoint()`` every
+    ``checkpoint_every_s`` and once more on the way out, whatever stops the loop.
+
+    :param run: the run folder (for the log).
+    :param settings: the recipe's optimisation settings.
+    :param optimiser: over ``parameters``.
+    :param parameters: the trained parameters (clipped together).
+    :param batches: the training batches, from the progress's position.
+    :param loss_of: a batch's scalar loss.
+    :param progress: updated in place.
+    :param checkpoint: writes the run's checkpoint from ``progress``.
+    :param deadline: ``time.monotonic()`` at which to stop.
+    """
+    started = time.monotonic()
+    last_checkpoint = started
+    try:
+        while time.monotonic() < deadline and (
+            settings.max_steps is None or progress.step < settings.max_steps
+        ):
+            batch = next(batches)
+            for group in optimiser.param_groups:
+                since = progress.step - progress.first_step
+                group['lr'] = warmup_rate(settings.learning_rate, settings.warmup_steps, since)
+            loss = loss_of(batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+            optimiser.step()
+            progress.step += 1
+            progress.position += len(batch.prompts)
+            progress.losses.append(loss.item())
+            if progress.step % settings.log_every_steps == 0:
+                seconds = time.monotonic() - started
+                log_step(run, progress.step, progress.position, progress.losses, seconds)
+            if time.monotonic() - last_checkpoint > settings.checkpoint_every_s:
+                checkpoint()
+                last_checkpoint = time.monotonic()
+    finally:
+        checkpoint()
