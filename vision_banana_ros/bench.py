@@ -509,7 +509,8 @@ class BenchReport:
     :ivar setup: what ran: backend, tasks, prompts, sizes, dtype, repeats.
     :ivar rows: the timings, ours first.
     :ivar ratios: peers over ours.
-    :ivar memory: peak memory after our stack ('ours.*') and after each peer.
+    :ivar memory: peak memory after our stack ('ours.*') and after each peer (the process's
+        resident peak only grows; the CUDA peak is each peer's own).
     :ivar notes: what was skipped and why, and other caveats.
     """
 
@@ -627,6 +628,8 @@ def run_bench(
     )
     for peer in config.peers:
         say(f'timing peer {peer}: {run.repeats} calls after {run.warmup} warm-up')
+        if device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats(device)  # each peer's own CUDA peak
         try:
             rows = _PEER_TIMERS[peer](run)
         except PeerUnavailable as err:
