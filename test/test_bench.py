@@ -203,7 +203,23 @@ def test_peers_time_on_tiny_configs_and_give_ratios(
     assert rows['sd2.unet_step'].size == '32x40'  # our model resolution by default
     assert rows['depth-anything-v2-small'].size == '28x42'  # short side 28; 35 rounds up to 42
     ratios = {ratio.name: ratio for ratio in report.ratios}
-    assert ratios['sd2.unet_step / ours.generate'].target == 10.0
+    assert ratios['sd2.unet_step / ours.generate'].target == 10.0  # same size: 32x40
+    assert ratios['sd2.unet_step / ours.generate'].what.endswith('(32x40 vs 32x40)')
     assert ratios['depth-anything-v2-small / ours.generate'].target == 1.0
     assert np.isfinite([ratio.value for ratio in report.ratios]).all()
     assert {'sd2.peak_rss_mib', 'depth-anything-v2-small.peak_rss_mib'} <= set(report.memory)
+
+
+def test_the_unet_target_holds_only_at_the_same_resolution() -> None:
+    def report(peer_size: str) -> bench.BenchReport:
+        rows = [
+            summarise('ours.generate', [10.0], size='128x160'),
+            summarise('sd2.unet_step', [200.0], size=peer_size),
+        ]
+        setup = {'prompts': ['a', 'b', 'c']}
+        return bench.BenchReport(bench.describe_machine(torch.device('cpu')), setup, rows)
+
+    same, other = bench._ratios(report('128x160')), bench._ratios(report('480x640'))
+    assert same[0].value == 20.0 and same[0].target == 10.0 and same[0].met
+    assert other[0].value == 20.0 and other[0].target is None
+    assert other[0].what.endswith('(480x640 vs 128x160)')

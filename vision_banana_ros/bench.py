@@ -958,5 +958,8 @@ def _ratios(report: BenchReport) -> list[Ratio]:
         peer = report.row(peer_name)
         if peer is None or ours is None or ours.p50_ms <= 0:
             continue
+        if peer_name == 'sd2.unet_step' and peer.size != ours.size:
+            target = None  # the target is for the same resolution
+        what = f'{what} ({peer.size} vs {ours.size})'
         ratios.append(Ratio(f'{peer_name} / {ours.name}', what, peer.p50_ms / ours.p50_ms, target))
     return ratios
