@@ -28,7 +28,8 @@ Each arm trains ``--steps`` optimiser steps of ``--batch-size`` examples (a budg
 so arms compare fairly whatever else the machine runs; wall time is reported beside), one torch
 thread, then is scored on the held-out synthetic frames (as in training, no scale alignment) and
 on the real NYU Depth V2 frames in ../shared/data through the pipeline (``vision-banana eval
---weights``). Run one arm per process (they can run side by side), then ``--report``:
+--weights``, metric and median-aligned). Run one arm per process (they can run side by side),
+then ``--report``:
 
     .venv/bin/python benchmarks/ablations.py --arm pretrained --steps 800 --out runs/ablations
     .venv/bin/python benchmarks/ablations.py --report --out runs/ablations
@@ -95,6 +96,10 @@ def run_arm(name: str, out: Path, steps: int, batch_size: int, eval_frames: int)
 
 def _real(weights: Path, out: Path) -> dict[str, dict[str, float]]:
     """Score the arm's weights on the NYU frames through the pipeline: raw and median-aligned."""
+    return {align: _nyu(weights, out / align, align) for align in ('none', 'median')}
+
+
+def _nyu(weights: Path, out: Path, alignment: str) -> dict[str, float]:
     command = [
         str(Path(sys.executable).with_name('vision-banana')),
         'eval',
@@ -105,31 +110,41 @@ def _real(weights: Path, out: Path) -> dict[str, dict[str, float]]:
         '--weights',
         str(weights),
         '--json',
+        '--depth-alignment',
+        alignment,
         '-o',
         str(out),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
-    summary: dict[str, dict[str, float]] = json.loads(done.stdout)
+    summary: dict[str, float] = json.loads(done.stdout)
     return summary
+
+
+def rescore(out: Path, arm: str) -> dict:
+    """Score an arm's published weights on NYU again (e.g. after the scoring changed)."""
+    path = out / arm / 'ablation.json'
+    record = json.loads(path.read_text())
+    record['nyu'] = _real(out / arm / 'weights', out / arm / 'eval_nyu')
+    path.write_text(json.dumps(record, indent=2) + '\n')
+    return record
 
 
 def report(out: Path) -> str:
     """Return the arms' results as a markdown table."""
     records = [json.loads(p.read_text()) for p in sorted(out.glob('*/ablation.json'))]
-    header = (
-        '| arm | examples | train min | '
-        + ' | '.join(f'synthetic {k}' for k in SYNTHETIC)
-        + ' | NYU (pipeline) |\n'
-    )
-    lines = [header, '|' + ' --- |' * (len(SYNTHETIC) + 4) + '\n']
+    columns = [f'synthetic {k}' for k in SYNTHETIC]
+    columns += [f'NYU {k}, {align}' for align in ('none', 'median') for k in REAL]
+    lines = [
+        '| arm | examples | train min | ' + ' | '.join(columns) + ' |\n',
+        '|' + ' --- |' * (len(columns) + 3) + '\n',
+    ]
     for record in records:
-        synthetic = record['synthetic']
-        cells = [f'{synthetic.get(k, float("nan")):.3f}' for k in SYNTHETIC]
-        nyu = json.dumps(record['nyu'], sort_keys=True)
+        cells = [record['synthetic'].get(k, float('nan')) for k in SYNTHETIC]
+        cells += [record['nyu'][align][k] for align in ('none', 'median') for k in REAL]
         lines.append(
             f'| {record["arm"]} | {record["examples"]} | {record["train_minutes"]} | '
-            + ' | '.join(cells)
-            + f' | {nyu} |\n'
+            + ' | '.join(f'{value:.3f}' for value in cells)
+            + ' |\n'
         )
     return ''.join(lines)
 
@@ -139,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or '').strip().split('\n')[0])
     parser.add_argument('--arm', choices=sorted(ARMS))
     parser.add_argument('--report', action='store_true', help='print the table of the arms')
+    parser.add_argument('--rescore', action='store_true', help="score --arm's weights on NYU")
     parser.add_argument('--steps', type=int, default=800, help='optimiser steps (default 800)')
     parser.add_argument('--batch-size', type=int, default=8, help='examples a step (8)')
     parser.add_argument('--eval-frames', type=int, default=16, help='held-out frames (16)')
@@ -149,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.arm is None:
         parser.error('give --arm or --report')
+    if args.rescore:
+        print(json.dumps(rescore(args.out, args.arm), indent=2))
+        return 0
     record = run_arm(args.arm, args.out, args.steps, args.batch_size, args.eval_frames)
     print(json.dumps(record, indent=2))
     return 0
