@@ -647,7 +647,7 @@ _STAGES = {
     'decode': 'colours -> depth, normals, labels (model size)',
     'cleanup': 'median depth, normal smoothing, mask clean-up',
     'resize': 'back to the camera size (edge-aware)',
-    'smooth': 'temporal smoothing (TemporalSmoother.update)',
+    'smooth': 'temporal smoothing at the model resolution (TemporalSmoother.update)',
     'cloud': 'labelled organised point cloud (arrays)',
     'other': 'the rest of Pipeline.process',
     'total': 'Pipeline.process, end to end',
@@ -678,7 +678,7 @@ def _time_ours(
         for stage, value in stages.items():
             laps.setdefault(stage, []).append(value)
     assert result is not None
-    sizes = {'generate': model, 'decode': model, 'cleanup': model, 'letterbox': model}
+    sizes = dict.fromkeys(('letterbox', 'generate', 'decode', 'cleanup', 'smooth'), model)
     whats = {
         **_STAGES,
         'messages': "the node's messages (outputs.frame_messages, rosbags classes)",
