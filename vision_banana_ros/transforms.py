@@ -84,7 +84,10 @@ class StampedTransform:
             problems.append(f'frames {self.parent!r} -> {self.child!r} (two distinct names)')
         if translation.shape != (3,) or not np.isfinite(translation).all():
             problems.append(f'translation {translation.tolist()} (3 finite metres)')
-        norm = float(np.linalg.norm(rotation)) if rotation.shape == (4,) else math.nan
+        norm = math.nan
+        if rotation.shape == (4,) and np.isfinite(rotation).all():
+            with np.errstate(over='ignore'):  # a huge quaternion's norm is inf: refused below
+                norm = float(np.linalg.norm(rotation))
         if not abs(norm - 1.0) <= 1e-3:
             problems.append(f'rotation {rotation.tolist()} (a unit quaternion x, y, z, w)')
         if problems:
