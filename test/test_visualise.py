@@ -136,6 +136,29 @@ def test_cloud_view_draws_the_points_from_another_viewpoint() -> None:
     assert 0.05 < red.mean() < 0.9  # the wall is seen, smaller, obliquely
 
 
+def test_cloud_view_draws_boxes_where_their_points_are() -> None:
+    """A box around a white patch of the cloud is drawn around that patch in the second view."""
+    rows, cols = np.mgrid[0:40, 0:40].astype(np.float64)
+    depth = np.full((40, 40), 2.0)
+    xyz = np.stack([(cols - 19.5) / 40.0 * depth, (rows - 19.5) / 40.0 * depth, depth], -1)
+    rgb = np.full((40, 40, 3), 90, np.uint8)
+    rgb[10:20, 10:20] = 255
+    patch = xyz[10:20, 10:20].reshape(-1, 3)
+    box = Box(patch.mean(0), np.eye(3), np.ptp(patch, axis=0) + 0.01)
+    red = np.array([255, 0, 0], np.uint8)
+    obj = DetectedObject(
+        'mug', 'instance', 1, 1.0, len(patch), len(patch), patch.mean(0), box, -np.eye(3)[2], red
+    )
+    plain = cloud_view(xyz, rgb, size=(80, 80))
+    drawn = cloud_view(xyz, rgb, size=(80, 80), objects=[obj])
+    white = np.argwhere((plain == 255).all(-1))
+    edges = np.argwhere((drawn[..., 0] > 150) & (drawn[..., 1] < 100) & (drawn[..., 2] < 100))
+    assert len(white) > 20 and len(edges) > 20
+    centre = white.mean(0)
+    assert (edges.min(0) <= centre).all() and (centre <= edges.max(0)).all()
+    assert np.array_equal(plain, cloud_view(xyz, rgb, size=(80, 80), objects=()))
+
+
 def test_cloud_view_of_no_valid_point_is_background() -> None:
     xyz = np.full((8, 8, 3), np.nan, np.float32)
     view = cloud_view(xyz, np.zeros((8, 8, 3), np.uint8), size=(10, 12))

@@ -31,7 +31,7 @@ nothing here imports ROS or matplotlib (OpenCV draws the text, ASCII only).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 
 import cv2
@@ -279,6 +279,7 @@ def cloud_view(
     yaw_deg: float = 30.0,
     pitch_deg: float = -25.0,
     size: tuple[int, int] = (240, 320),
+    objects: Sequence[DetectedObject] = (),
 ) -> np.ndarray:
     """
     Render an organised cloud from a second viewpoint: the camera orbits the scene's centre.
@@ -294,6 +295,8 @@ def cloud_view(
     :param yaw_deg: orbit to the right (degrees).
     :param pitch_deg: orbit up (negative: the camera rises and looks down).
     :param size: (rows, columns) of the picture.
+    :param objects: 3D boxes (optical frame) drawn in the same view, as RViz shows the node's
+        ``objects/markers`` over its cloud.
     :return: (rows, columns, 3) uint8 RGB; background ``BACKGROUND_RGB``.
     """
     height, width = size
@@ -322,7 +325,8 @@ def cloud_view(
     )
     centre = np.median(points, axis=0)
     back = np.array([0.0, 0.0, 0.6 * centre[2]])  # step back to see around the objects
-    seen = (points - centre) @ (turn_x @ turn_y).T + centre + back  # (N, 3), orbiting camera
+    orbit = turn_x @ turn_y
+    seen = (points - centre) @ orbit.T + centre + back  # (N, 3), orbiting camera
     ahead = seen[:, 2] > 0.05
     seen, colours = seen[ahead], rgb[valid][ahead]
     u = np.round(fx * seen[:, 0] / seen[:, 2] + cx).astype(np.int64)
@@ -331,6 +335,19 @@ def cloud_view(
     order = np.argsort(-seen[inside, 2])  # far first: the nearest point is written last
     view[v[inside][order], u[inside][order]] = colours[inside][order]
     del offset_u, offset_v
+    if objects:
+        moved = [
+            replace(
+                obj,
+                box=replace(
+                    obj.box,
+                    center_m=orbit @ (obj.box.center_m - centre) + centre + back,
+                    rotation=orbit @ obj.box.rotation,
+                ),
+            )
+            for obj in objects
+        ]
+        view = box_overlay(view, moved, CameraIntrinsics(fx, fy, cx, cy, width, height))
     return view
 
 

@@ -385,7 +385,8 @@ def write_outputs(
         item.files.append('cloud.ply')
         summary['cloud'] = {'file': 'cloud.ply', 'points': item.points, 'frame': 'optical'}
         assert result.cloud.rgb is not None
-        view = cloud_view(result.cloud.xyz, result.cloud.rgb)
+        boxes_3d = objects.objects if objects is not None else ()
+        view = cloud_view(result.cloud.xyz, result.cloud.rgb, objects=boxes_3d)
         panels.append(Panel('point cloud (another view)', view))
     if objects is not None and frame.intrinsics is not None:
         with atomic_path(folder / 'objects.json') as temporary:
