@@ -27,7 +27,12 @@ from scipy.spatial.transform import Rotation
 from vision_banana_ros import messages
 from vision_banana_ros.rosbag_types import typestore
 from vision_banana_ros.smoothing import check_motion
-from vision_banana_ros.transforms import StampedTransform, TransformBuffer, TransformError
+from vision_banana_ros.transforms import (
+    StampedTransform,
+    TransformBuffer,
+    TransformError,
+    UnknownFrameError,
+)
 
 S = 1_000_000_000
 
@@ -152,6 +157,10 @@ def test_waiting_returns_once_the_transform_arrives_or_times_out() -> None:
         time.sleep(0.05)
         _robot(buffer, {2.0: _pose((0, 0, 0), (1.0, 0, 0))})
 
+    started = time.monotonic()
+    with pytest.raises(UnknownFrameError):  # a frame no transform names is not waited for
+        buffer.wait_camera_motion('wrist_camera', 'odom', S, 2 * S, timeout_s=5.0)
+    assert time.monotonic() - started < 1.0
     thread = threading.Thread(target=later)
     thread.start()
     motion = buffer.wait_camera_motion('camera_optical', 'odom', S, 2 * S, timeout_s=10.0)

@@ -46,7 +46,7 @@ import time
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-__all__ = ['StampedTransform', 'TransformBuffer', 'TransformError']
+__all__ = ['StampedTransform', 'TransformBuffer', 'TransformError', 'UnknownFrameError']
 
 _NS_PER_S = 1_000_000_000
 MAX_CHAIN = 1000
@@ -55,6 +55,10 @@ MAX_CHAIN = 1000
 
 class TransformError(LookupError):
     """A transform cannot be looked up: names the frames, the time and what is missing."""
+
+
+class UnknownFrameError(TransformError):
+    """No transform received names the frame at all (no TF for it, or not yet)."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ class TransformBuffer:
             known = self._edges.keys() | {edge.parent for edge in self._edges.values()}
             unknown = [frame for frame in (source, target) if frame not in known]
             if unknown:
-                raise TransformError(
+                raise UnknownFrameError(
                     f'no transform from {source!r} to {target!r}: no transform received names '
                     f'{" or ".join(map(repr, unknown))}'
                 )
@@ -261,14 +265,20 @@ class TransformBuffer:
         """
         ``camera_motion``, waiting up to ``timeout_s`` for transforms still on their way.
 
+        A frame no transform has named yet is not waited for (a camera without TF would
+        otherwise pay the timeout on every frame).
+
         :return: as ``camera_motion``.
-        :raises TransformError: if the lookup still fails after the timeout.
+        :raises TransformError: if the lookup still fails after the timeout, or at once for an
+            unknown frame (``UnknownFrameError``).
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
         with self._changed:
             while True:
                 try:
                     return self.camera_motion(camera, fixed, previous_ns, current_ns)
+                except UnknownFrameError:
+                    raise
                 except TransformError:
                     left = deadline - time.monotonic()
                     if left <= 0:
