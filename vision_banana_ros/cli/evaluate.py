@@ -299,6 +299,8 @@ def _real(
         recorder.record(frame, prediction, method, None)
         return prediction
 
+    default = replace(DEFAULT_DEPTH_PROTOCOL, alignment=depth_alignment)  # unlisted datasets
+
     with options.graceful_stop() as stop, options.progress(total, 'scoring', 'frames') as advance:
 
         def frames() -> Iterator[Frame]:
@@ -307,7 +309,6 @@ def _real(
                     if stop.requested:
                         return
                     if _has_task(frame, wanted):
-                        default = replace(DEFAULT_DEPTH_PROTOCOL, alignment=depth_alignment)
                         protocols.setdefault(frame.dataset, default)
                         yield frame
                     advance()

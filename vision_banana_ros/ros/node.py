@@ -343,7 +343,7 @@ class PerceptionNode(LifecycleNode):
                 )
 
     def _can_build(self, msg_type: str) -> bool:
-        """Tell whether the message classes for a topic's type are here (say once if not)."""
+        """Tell whether the message classes for a topic's type are here (vision_msgs, markers)."""
         if msg_type.startswith('vision_msgs/'):
             return bool(self.types.has_vision_msgs)
         if msg_type.startswith('visualization_msgs/'):
@@ -395,8 +395,11 @@ class PerceptionNode(LifecycleNode):
         try:
             self._pending_query = check_expression(text)
         except PromptError as err:
-            self._query_state = (messages.DiagnosticLevel.WARN, f'query refused: {err}')
-            self.get_logger().warn(f'query refused: {err}', throttle_duration_sec=_THROTTLE_S)
+            self._refuse_query(err)
+
+    def _refuse_query(self, err: Exception) -> None:
+        self._query_state = (messages.DiagnosticLevel.WARN, f'query refused: {err}')
+        self.get_logger().warn(f'query refused: {err}', throttle_duration_sec=_THROTTLE_S)
 
     def _on_tf(self, static: bool, msg: Any) -> None:
         transforms, problems = messages.transforms_from_tf(msg)
@@ -519,13 +522,11 @@ class PerceptionNode(LifecycleNode):
             self._rebuild(self.settings)
         except (ConfigError, ValueError) as err:  # a prompt the templates cannot take
             self.query = previous
-            self._query_state = (messages.DiagnosticLevel.WARN, f'query refused: {err}')
-            self.get_logger().warn(f'query refused: {err}')
+            self._refuse_query(err)
             return
         self._query_state = (
-            (messages.DiagnosticLevel.OK, f'asked: {query!r}')
-            if query
-            else (messages.DiagnosticLevel.OK, 'no query')
+            messages.DiagnosticLevel.OK,
+            f'asked: {query!r}' if query else 'no query',
         )
         self.get_logger().info(f'query: {query!r}' if query else 'query cleared')
 
