@@ -504,11 +504,19 @@ class VBMini(nn.Module):
                 h = self.cross_8(h, tokens, mask)
         h = F.pixel_shuffle(self.head(F.silu(self.head_norm(h))), 2)  # (B, refine, H, W)
         # The last layers run in float32 even under autocast: bf16 would cost about one 8-bit
-        # level of the output colours.
+        # level of the output colours. The first refine convolution reads (h, noisy, image);
+        # it is split by input channels, so the noisy and image part of a shared frame runs
+        # once and broadcasts (the same sum as the convolution of the concatenation).
         with torch.autocast(noisy.device.type, enabled=False):
-            rows = (batch, -1, -1, -1)
-            inputs = (h.float(), noisy.float().expand(rows), image_pm.float().expand(rows))
-            return self.refine(torch.cat(inputs, dim=1))  # type: ignore[no-any-return]
+            first, activation, last = self.refine
+            refine = h.shape[1]
+            layout = torch.channels_last  # pixel_shuffle's and cat's outputs are not: a mixed
+            h = h.float().contiguous(memory_format=layout)  # layout makes every later op slow
+            from_h = F.conv2d(h, first.weight[:, :refine], first.bias, padding=1)
+            inputs = torch.cat([noisy.float(), image_pm.float()], dim=1)  # (B or 1, 6, H, W)
+            inputs = inputs.contiguous(memory_format=layout)
+            from_inputs = F.conv2d(inputs, first.weight[:, refine:], padding=1)
+            return last(activation(from_h + from_inputs))  # type: ignore[no-any-return]
 
     def _check_inputs(self, noisy: torch.Tensor, t: torch.Tensor, image: torch.Tensor) -> int:
         if noisy.dim() != 4 or noisy.shape[1] != 3:
