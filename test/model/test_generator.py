@@ -200,3 +200,43 @@ def test_generate_on_cuda(make_model: Factory, prompts: list[str]) -> None:
     generator = Generator(make_model(), trained=False, device='cuda')
     out = generator.generate(torch.from_numpy(_frames(1)).cuda(), prompts)
     assert out.device.type == 'cuda' and out.shape == (3, 100, 130, 3)
+
+
+TORCH_COMPILE_IMPORT = pytest.mark.filterwarnings(
+    'ignore:`torch.jit.script_method` is deprecated:DeprecationWarning'
+)  # inductor imports torch.utils.mkldnn, which warns
+
+
+@TORCH_COMPILE_IMPORT
+def test_a_compiled_generator_draws_what_the_eager_one_draws(
+    make_model: Factory, prompts: list[str]
+) -> None:
+    model = make_model()
+    eager = Generator(model, trained=False, device='cpu', dtype=torch.float32)
+    compiled = Generator(model, trained=False, device='cpu', dtype=torch.float32, compiled=True)
+    frame = _frames(1, 64, 96)
+    expected = eager.generate(frame, prompts)
+    drawn = compiled.generate(frame, prompts)
+    assert compiled.compiled  # it compiled, and runs compiled
+    assert np.abs(drawn.astype(int) - expected.astype(int)).max() <= 1  # fused float rounding
+
+
+@TORCH_COMPILE_IMPORT
+def test_a_generator_that_cannot_compile_says_so_and_runs_eagerly(
+    make_model: Factory,
+    prompts: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, 'cxx', ('/nonexistent/c++',))  # a robot with no compiler
+    model = make_model()
+    compiled = Generator(model, trained=False, device='cpu', dtype=torch.float32, compiled=True)
+    frame = _frames(1, 64, 96)
+    with caplog.at_level(logging.WARNING):
+        drawn = compiled.generate(frame, prompts[:1])
+    assert not compiled.compiled
+    assert 'torch.compile failed' in caplog.text
+    eager = Generator(model, trained=False, device='cpu', dtype=torch.float32)
+    assert np.array_equal(drawn, eager.generate(frame, prompts[:1]))

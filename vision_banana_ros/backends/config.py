@@ -67,6 +67,10 @@ class LocalOptions:
     :ivar steps: sampling steps, 1 (default, deterministic) to 4.
     :ivar threads: CPU threads for torch; 0 keeps torch's default. Use 1 when the generator
         shares a small CPU with other processes (2 threads then stall badly).
+    :ivar torch_compile: run the network through ``torch.compile`` with its weights frozen: about
+        10 % faster on a CPU, after 20-60 s of compilation on the first frame (and on the
+        first frame of every new prompt count); needs a C++ compiler, else it warns and runs
+        eagerly.
     """
 
     weights: str = ''
@@ -74,6 +78,7 @@ class LocalOptions:
     dtype: str = 'auto'
     steps: int = 1
     threads: int = 0
+    torch_compile: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -83,6 +88,7 @@ class LocalOptions:
                 'dtype': (self.dtype in DTYPES, self.dtype),
                 'steps': (isinstance(self.steps, int) and 1 <= self.steps <= 4, self.steps),
                 'threads': (isinstance(self.threads, int) and self.threads >= 0, self.threads),
+                'torch_compile': (isinstance(self.torch_compile, bool), self.torch_compile),
             },
         )
 

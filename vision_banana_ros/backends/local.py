@@ -60,6 +60,7 @@ class LocalBackend(Backend):
                 device=device,
                 dtype=resolve_dtype(self.options.dtype, device),
                 steps=self.options.steps,
+                compiled=self.options.torch_compile,
             )
         self.generator = generator
         if not generator.is_trained:
@@ -93,7 +94,8 @@ class LocalBackend(Backend):
         steps = self.generator.steps
         return (
             f'local VB-Mini {height}x{width} ({state}, {self.device.type}, '
-            f'{self.generator.dtype}, {steps} step{"s" if steps > 1 else ""})'
+            f'{self.generator.dtype}, {steps} step{"s" if steps > 1 else ""}'
+            f'{", compiled" if self.generator.compiled else ""})'
         )
 
     def _generate(

@@ -508,7 +508,9 @@ class VBMini(nn.Module):
         # it is split by input channels, so the noisy and image part of a shared frame runs
         # once and broadcasts (the same sum as the convolution of the concatenation).
         with torch.autocast(noisy.device.type, enabled=False):
-            first, activation, last = self.refine
+            first, activation, last = cast(
+                tuple[nn.Conv2d, nn.SiLU, nn.Conv2d], tuple(self.refine)
+            )
             refine = h.shape[1]
             layout = torch.channels_last  # pixel_shuffle's and cat's outputs are not: a mixed
             h = h.float().contiguous(memory_format=layout)  # layout makes every later op slow
