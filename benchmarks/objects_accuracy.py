@@ -19,8 +19,8 @@ Each sequence is a held-out tabletop scene (test split) at 640x480 seen along a 
 path (``synth.trajectory.random_camera_path``: an orbit of 5-30 degrees or a dolly of 10-40 cm
 over ``--frames`` frames); the objects stand still. The pipeline asks for depth, normals and
 instances of the graspable classes in view (up to ``--classes``); ``objects.ObjectBuilder``
-turns every result into boxes. The pipeline runs twice: smoothing off, and on (given the
-camera's motion, as TF would give it).
+turns every result into boxes. The pipeline runs twice: smoothing off (and the boxes' own
+blending, ``box_smoothing=0``), and on (given the camera's motion, as TF would give it).
 
 Ground truth, per view, in that view's optical frame: an object's **visible points** are the
 exact rendered depth on its exact instance mask (at least ``MIN_OBJECT_PX`` pixels). A box is
@@ -70,6 +70,7 @@ from vision_banana_ros.objects import DetectedObject, ObjectBuilder
 from vision_banana_ros.pipeline import (
     CameraFrame,
     InstanceMask,
+    ObjectsConfig,
     PerceptionResult,
     Pipeline,
     PipelineConfig,
@@ -261,10 +262,15 @@ def with_true_masks(
 
 
 def boxes(
-    sequence: Sequence_, results: Sequence[PerceptionResult]
+    sequence: Sequence_, results: Sequence[PerceptionResult], smoothing: bool
 ) -> tuple[list[tuple[DetectedObject, ...]], list[float]]:
-    """Build every frame's objects with one builder; return them and the times (ms)."""
-    builder = ObjectBuilder()
+    """
+    Build every frame's objects with one builder; return them and the times (ms).
+
+    ``smoothing``: the builder blends each track's box with its previous one (the default
+    ``ObjectsConfig``), else not at all (``box_smoothing=0``).
+    """
+    builder = ObjectBuilder(ObjectsConfig() if smoothing else ObjectsConfig(box_smoothing=0.0))
     objects, times = [], []
     for frame, motion, result in zip(sequence.frames, sequence.motions, results, strict=True):
         start = time.perf_counter()
@@ -419,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = run(sequence, backend, smoothing=name == 'smoothed')
             if args.masks == 'truth':
                 results = with_true_masks(sequence, results)
-            objects, times = boxes(sequence, results)
+            objects, times = boxes(sequence, results, smoothing=name == 'smoothed')
             runs[name].times_ms += times[1:]
             score(sequence, results, objects, args.max_distance, runs[name])
     figures = {name: scores.figures() for name, scores in runs.items()}

@@ -312,6 +312,38 @@ def test_flying_pixels_and_a_bled_mask_are_rejected() -> None:
     assert card.box.center_m[2] == pytest.approx(1.0, abs=1e-3)
 
 
+def cylinder_result(radius_m: float = 0.05, distance_m: float = 1.0) -> PerceptionResult:
+    """Render an upright cylinder (axis along y) whose axis is ``distance_m`` away, wall at 2 m."""
+    rows, cols = np.mgrid[0:240, 0:320]
+    ray_x = (cols - K.cx) / K.fx  # x / z along each pixel's ray
+    # The ray z * (ray_x, ., 1) meets x^2 + (z - d)^2 = r^2 at its nearer root.
+    a, b, c = ray_x**2 + 1, -2 * distance_m, distance_m**2 - radius_m**2
+    disc = b * b - 4 * a * c
+    z = (-b - np.sqrt(np.maximum(disc, 0.0))) / (2 * a)
+    y = (rows - K.cy) / K.fy * z
+    mask = (disc > 0) & (np.abs(y) <= 0.1)
+    depth = np.where(mask, z, 2.0).astype(np.float32)
+    instance = InstanceMask('can', 3, mask, int(mask.sum()), np.zeros(3, np.uint8))
+    return PerceptionResult(
+        stamp_ns=0, frame_id='', size=(240, 320), depth_m=depth, instances=(instance,)
+    )
+
+
+def test_a_round_objects_rim_is_kept() -> None:
+    # The rim's last pixels hold a sizeable part of the visible depth extent: eroding the mask
+    # (or rejecting both sides of the silhouette's depth jump) cuts it by a fifth.
+    result = cylinder_result()
+    mask = result.instances[0].mask
+    visible = result.depth_m[mask]  # type: ignore[index]
+    for config, share in ((ObjectsConfig(), 1.0), (ObjectsConfig(erode_px=1), 0.82)):
+        (can,) = find_objects(result, K, config).objects
+        extents = np.abs(can.box.rotation) @ can.box.size_m  # along the camera's x, y, z
+        depth_extent = visible.max() - visible.min()
+        assert extents[2] == pytest.approx(share * depth_extent, rel=0.02)
+        assert extents[0] == pytest.approx(0.10, rel=0.05)
+    assert find_objects(result, K).objects[0].point_count == mask.sum()
+
+
 @pytest.mark.parametrize(
     ('change', 'reason'),
     [
@@ -376,7 +408,7 @@ def test_no_depth_or_disabled_gives_no_objects() -> None:
 
 
 def test_a_track_keeps_its_axes_when_its_extents_swap() -> None:
-    builder = ObjectBuilder()
+    builder = ObjectBuilder(ObjectsConfig(box_smoothing=0.0))
     first = None
     for frame, card in enumerate([(0.20, 0.19), (0.19, 0.20), (0.20, 0.19), (0.19, 0.20)]):
         result, _ = card_result(card_m=card)
@@ -388,6 +420,60 @@ def test_a_track_keeps_its_axes_when_its_extents_swap() -> None:
         if frame % 2:  # without the history the long axis, and so the box's x, swaps
             assert abs(fresh.box.rotation[:, 0] @ first[:, 0]) < 0.1
         np.testing.assert_allclose(np.sort(obj.box.size_m), np.sort(fresh.box.size_m))
+
+
+def shifted_card(depth_m: float) -> PerceptionResult:
+    """Draw the card at ``depth_m`` (the same pixels), as a flickering generator would."""
+    result, mask = card_result()
+    depth = np.where(mask, depth_m, 2.0).astype(np.float32)
+    return PerceptionResult(
+        stamp_ns=0, frame_id='', size=(240, 320), depth_m=depth, instances=result.instances
+    )
+
+
+def test_a_static_box_holds_still_through_flicker() -> None:
+    flicker = [1.00, 1.04, 0.96, 1.04, 0.96, 1.04]
+    smoothed, raw = (
+        ObjectBuilder(ObjectsConfig(box_smoothing=0.5)),
+        ObjectBuilder(ObjectsConfig(box_smoothing=0.0)),
+    )
+    steps = {'smoothed': [], 'raw': []}
+    last: dict[str, float] = {}
+    for depth in flicker:
+        for name, builder in (('smoothed', smoothed), ('raw', raw)):
+            (card,) = builder.update(shifted_card(depth), K).objects
+            z = float(card.box.center_m[2])
+            assert card.centroid_m[2] == pytest.approx(z, abs=1e-6)
+            if name in last:
+                steps[name].append(abs(z - last[name]))
+            last[name] = z
+    # Raw steps are 8 cm; blended with weight 0.5 they settle at a third of that.
+    assert np.mean(steps['raw']) == pytest.approx(0.08 * 0.9, abs=0.01)
+    assert max(steps['smoothed'][2:]) < 0.4 * min(steps['raw'][2:])
+
+
+def test_a_box_seen_from_a_moving_camera_is_carried_by_the_motion() -> None:
+    # The card stays put in the world while the camera drives 5 cm a frame towards it: with the
+    # motion given the blended box is the true one; without it, it would lag behind.
+    builder = ObjectBuilder(ObjectsConfig(box_smoothing=0.8))
+    for frame in range(4):
+        motion = np.eye(4)
+        motion[2, 3] = 0.05  # T_prev_curr: this camera sits 5 cm ahead of the previous one
+        result = shifted_card(1.2 - 0.05 * frame)
+        (card,) = builder.update(result, K, motion if frame else None).objects
+        assert card.box.center_m[2] == pytest.approx(1.2 - 0.05 * frame, abs=1e-4)
+        rotation = card.box.rotation
+        assert np.linalg.det(rotation) == pytest.approx(1.0)
+        np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-9)
+
+
+def test_a_moved_object_starts_afresh() -> None:
+    builder = ObjectBuilder(ObjectsConfig(box_smoothing=0.9, box_gate=0.2))
+    builder.update(shifted_card(1.0), K)
+    (card,) = builder.update(shifted_card(1.3), K).objects  # 30 % of its distance: moved
+    assert card.box.center_m[2] == pytest.approx(1.3, abs=1e-4)
+    (card,) = builder.update(shifted_card(1.35), K).objects  # 4 %: blended
+    assert card.box.center_m[2] == pytest.approx(0.9 * 1.3 + 0.1 * 1.35, abs=1e-4)
 
 
 def test_mismatched_sizes_are_value_errors() -> None:
@@ -409,6 +495,8 @@ def test_mismatched_sizes_are_value_errors() -> None:
         {'min_points': 0},
         {'min_fill': 1.5},
         {'extent_percentile': 11.0},
+        {'box_smoothing': 1.0},
+        {'box_gate': 0.0},
         {'enabled': 1},
     ],
 )

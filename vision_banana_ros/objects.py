@@ -20,11 +20,12 @@ frame. ``ObjectBuilder.update`` turns one ``PerceptionResult`` (depth, normals, 
 referring masks, confidences) and the camera's intrinsics into ``DetectedObject``s, all in the
 camera optical frame (REP 103: x right, y down, z forward), metres:
 
-1. **Clean points.** Each mask is eroded by ``erode_px`` (mixed pixels on its border); pixels at a
-   depth discontinuity (a 4-neighbour whose depth differs by more than ``edge_step`` of its own:
-   flying pixels between foreground and background, and the invalid holes' rims) are rejected;
-   so are points whose depth lies further than ``depth_gate_mads`` scaled median absolute
-   deviations from the object's median depth (mask that bled onto the background).
+1. **Clean points.** Pixels behind a depth discontinuity (the farther of two 4-neighbours whose
+   depths differ by more than ``edge_step`` of the nearer: flying pixels between foreground and
+   background, background the mask bled onto, the invalid holes' rims; the object's own rim,
+   the nearer side, is kept) are rejected; so are points whose depth lies further than
+   ``depth_gate_mads`` scaled median absolute deviations from the object's median depth (mask
+   that bled onto the background). Masks can also be eroded by ``erode_px`` (off by default).
 2. **Drop what cannot make a box**, with the reason counted (``FrameObjects.dropped``): an empty
    mask, no valid depth under it, fewer than ``min_points`` points left, or fewer than
    ``min_fill`` of the mask's pixels.
@@ -41,6 +42,10 @@ camera optical frame (REP 103: x right, y down, z forward), metres:
    forward), y = z cross x. A track seen before (same stable instance id, from
    ``TemporalSmoother``) keeps its previous axes' order and signs instead, so its box never
    flips between frames.
+5. **Hold still** (``box_smoothing``): a track's box is blended with its previous one, carried
+   into this frame by the camera's motion (centre, centroid and extents averaged, the rotation
+   turned part of the way), so a static object's box does not follow the generator's flicker;
+   a centroid that jumped further than ``box_gate`` of its distance starts afresh.
 
 The score is the mean over the object's points of the per-pixel confidences there: the depth
 confidence, times the referring mask's own confidence for referring expressions. Only the visible
@@ -57,6 +62,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial.transform import Rotation
 from vision_banana_ros.geometry import CameraIntrinsics, normals_from_depth
 from vision_banana_ros.pipeline.config import ObjectsConfig
 
@@ -494,8 +500,9 @@ class ObjectBuilder:
 
     A track (an instance id; referring expressions by index) seen in the previous frame keeps
     that box's axis order and signs: each new axis is matched to the previous axis it is most
-    parallel to (after the camera's rotation, when the motion is given). Tracks not seen for a
-    frame are forgotten.
+    parallel to (after the camera's rotation, when the motion is given), and its box is blended
+    with the previous one (``ObjectsConfig.box_smoothing``). Tracks not seen for a frame are
+    forgotten.
 
     Example::
 
@@ -511,11 +518,11 @@ class ObjectBuilder:
         :param config: the settings; None for the defaults.
         """
         self.config = config or ObjectsConfig()
-        self._axes: dict[tuple[str, int], np.ndarray] = {}
+        self._tracks: dict[tuple[str, int], _Track] = {}
 
     def reset(self) -> None:
         """Forget the previous boxes."""
-        self._axes = {}
+        self._tracks = {}
 
     def for_frame(self, result: PerceptionResult, frame: CameraFrame) -> FrameObjects | None:
         """
@@ -563,14 +570,13 @@ class ObjectBuilder:
         dropped = dict.fromkeys(DROP_REASONS, 0)
         candidates = _candidates(result)
         if result.depth_m is None or not self.config.enabled or not candidates:
-            self._axes = {}
+            self._tracks = {}
             return FrameObjects((), dropped)
         depth = np.asarray(result.depth_m, dtype=np.float32)
         if depth.shape != size:
             raise ValueError(f'depth_m must be {size}, got {depth.shape}')
         frame = _Frame(depth, intrinsics, result.normals, result.depth_confidence)
-        turn = None if motion is None else np.asarray(motion, dtype=np.float64)[:3, :3].T
-        objects, axes = [], {}
+        objects, tracks = [], {}
         for candidate in candidates:
             if candidate.mask.shape != size:
                 raise ValueError(
@@ -581,13 +587,41 @@ class ObjectBuilder:
                 dropped[built] += 1
                 continue
             key = (candidate.kind, candidate.instance_id)
-            previous = self._axes.get(key)
+            previous = self._tracks.get(key)
             if previous is not None:
-                built = _follow(built, previous if turn is None else turn @ previous)
-            axes[key] = built.box.rotation
+                previous = previous.moved(motion)
+                built = _blend(_follow(built, previous.box.rotation), previous, self.config)
+            tracks[key] = _Track(built.box, built.centroid_m)
             objects.append(built)
-        self._axes = axes
+        self._tracks = tracks
         return FrameObjects(tuple(objects), dropped)
+
+
+@dataclass(frozen=True, eq=False)
+class _Track:
+    """A track's last box and centroid, in the optical frame of the frame they came from."""
+
+    box: Box
+    centroid_m: np.ndarray
+
+    def moved(self, motion: np.ndarray | None) -> _Track:
+        """
+        Return the track in the next frame's optical frame.
+
+        :param motion: (4, 4) T_prev_curr (points in the next frame -> this one), or None for a
+            still camera.
+        """
+        if motion is None:
+            return self
+        pose = np.asarray(motion, dtype=np.float64)
+        turn, shift = pose[:3, :3].T, pose[:3, 3]
+
+        def move(point: np.ndarray) -> np.ndarray:
+            moved: np.ndarray = turn @ (point - shift)
+            return moved
+
+        box = Box(move(self.box.center_m), turn @ self.box.rotation, self.box.size_m)
+        return _Track(box, move(self.centroid_m))
 
 
 def _candidates(result: PerceptionResult) -> list[_Candidate]:
@@ -722,12 +756,16 @@ def _window(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
 
 def _discontinuities(depth_m: np.ndarray, step: float) -> np.ndarray:
     """
-    Mark pixels at a depth discontinuity.
+    Mark pixels behind a depth discontinuity.
+
+    Only the farther side of a jump is marked: a flying pixel is farther than the foreground
+    next to it, and the foreground's own rim is kept (marking both sides would cut a curved
+    object's rim, a sizeable part of its depth extent).
 
     :param depth_m: (h, w) depth, NaN invalid.
     :param step: relative difference to a 4-neighbour that counts as a discontinuity.
-    :return: (h, w) bool; True where some 4-neighbour differs by more than ``step`` times the
-        nearer depth, or is invalid.
+    :return: (h, w) bool; True where some 4-neighbour is nearer by more than ``step`` times
+        its depth, or is invalid, or where the pixel itself is invalid next to any neighbour.
     """
     edge = np.zeros(depth_m.shape, dtype=bool)
     with np.errstate(invalid='ignore'):
@@ -737,8 +775,8 @@ def _discontinuities(depth_m: np.ndarray, step: float) -> np.ndarray:
             ahead[axis], behind[axis] = slice(1, None), slice(None, -1)
             a, b = depth_m[tuple(ahead)], depth_m[tuple(behind)]
             jump = ~(np.abs(a - b) <= step * np.fmin(a, b))  # NaN on either side: a jump
-            edge[tuple(ahead)] |= jump
-            edge[tuple(behind)] |= jump
+            edge[tuple(ahead)] |= jump & ~(a < b)  # the farther side (or NaN) of each jump
+            edge[tuple(behind)] |= jump & ~(b < a)
     return edge
 
 
@@ -773,6 +811,35 @@ def _score(frame: _Frame, candidate: _Candidate, rows: np.ndarray, cols: np.ndar
         if confidence is not None:
             score *= np.nan_to_num(np.asarray(confidence)[rows, cols], nan=0.0)
     return float(np.clip(score.mean(), 0.0, 1.0))
+
+
+def _blend(built: DetectedObject, previous: _Track, config: ObjectsConfig) -> DetectedObject:
+    """
+    Blend a new object's box with its track's previous one (``ObjectsConfig.box_smoothing``).
+
+    Centre, centroid and extents are averaged with weight ``w`` on the previous; the rotation
+    turns from the previous one ``1 - w`` of the way to the new one (the axes already matched
+    by ``_follow``). A centroid that jumped further than ``box_gate`` of its distance is a moved
+    object: the new box is kept as it is.
+
+    :param built: the new object, axes matched to ``previous``.
+    :param previous: the track, in this frame's optical frame.
+    :param config: the settings.
+    :return: the blended object (score, points and normal are this frame's).
+    """
+    w = config.box_smoothing
+    jump = float(np.linalg.norm(built.centroid_m - previous.centroid_m))
+    if w == 0.0 or jump > config.box_gate * float(np.linalg.norm(previous.centroid_m)):
+        return built
+    new, old = built.box, previous.box
+    turn = Rotation.from_matrix(old.rotation.T @ new.rotation).as_rotvec() * (1.0 - w)
+    box = Box(
+        w * old.center_m + (1.0 - w) * new.center_m,
+        old.rotation @ Rotation.from_rotvec(turn).as_matrix(),
+        w * old.size_m + (1.0 - w) * new.size_m,
+    )
+    centroid = w * previous.centroid_m + (1.0 - w) * built.centroid_m
+    return replace(built, box=box, centroid_m=centroid)
 
 
 def _follow(built: DetectedObject, previous: np.ndarray) -> DetectedObject:

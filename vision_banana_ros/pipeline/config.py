@@ -230,10 +230,13 @@ class ObjectsConfig:
 
     :ivar enabled: build objects at all (needs depth, intrinsics and instance classes or
         referring expressions).
-    :ivar erode_px: pixels eroded off every mask's border before fitting (mixed pixels); the
-        extents are grown back by what this removes. 0 keeps the border.
-    :ivar edge_step: relative depth difference to a 4-neighbour above which a pixel sits on a
-        depth discontinuity and is rejected (flying pixels); 0 turns the check off.
+    :ivar erode_px: pixels eroded off every mask's border before fitting (for masks that bleed
+        onto a surface continuous in depth with the object, which the edge test cannot see);
+        the extents are grown back by what this removes. 0 (the default) keeps the border: the
+        edge test already rejects the flying pixels and the background a mask bled onto.
+    :ivar edge_step: relative depth difference to a 4-neighbour above which the farther pixel
+        of the two sits behind a depth discontinuity and is rejected (flying pixels, background;
+        an object's own rim, the nearer side, is kept); 0 turns the check off.
     :ivar depth_gate_mads: points further than this many scaled median absolute deviations (and
         than ``edge_step`` of the median) from the object's median depth are rejected (a mask
         that bled onto the background); 0 turns the gate off.
@@ -242,15 +245,24 @@ class ObjectsConfig:
         are dropped ('too sparse'); in [0, 1].
     :ivar extent_percentile: extents span the p-th to (100 - p)-th percentile of the points
         along each axis (robust to stray points); 0 for the full range, at most 10.
+    :ivar box_smoothing: weight of a track's previous box (carried by the camera's motion) in
+        its new one: centre, centroid, extents and rotation are blended, so a static object's
+        box holds still while the generator flickers; in [0, 1), 0 turns it off. A track
+        follows a moving object with a lag of ``w / (1 - w)`` frames of its motion.
+    :ivar box_gate: a track whose centroid moved further than this fraction of its distance
+        from the camera since the previous frame (after the camera's motion) starts afresh
+        (a moved object is not dragged); > 0.
     """
 
     enabled: bool = True
-    erode_px: int = 1
+    erode_px: int = 0
     edge_step: float = 0.03
     depth_gate_mads: float = 6.0
     min_points: int = 30
     min_fill: float = 0.2
     extent_percentile: float = 0.5
+    box_smoothing: float = 0.5
+    box_gate: float = 0.2
 
     def __post_init__(self) -> None:
         def within(value: float, low: float, high: float) -> bool:
@@ -271,6 +283,14 @@ class ObjectsConfig:
                 'extent_percentile': (
                     within(self.extent_percentile, 0.0, 10.0),
                     self.extent_percentile,
+                ),
+                'box_smoothing': (
+                    within(self.box_smoothing, 0.0, 1.0) and self.box_smoothing < 1.0,
+                    self.box_smoothing,
+                ),
+                'box_gate': (
+                    within(self.box_gate, 0.0, math.inf) and self.box_gate > 0,
+                    self.box_gate,
                 ),
             },
         )
