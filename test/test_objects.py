@@ -467,6 +467,17 @@ def test_a_box_seen_from_a_moving_camera_is_carried_by_the_motion() -> None:
         np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-9)
 
 
+@pytest.mark.parametrize('weight', [0.5, 0.75])
+def test_a_box_follows_a_moving_object_with_the_documented_lag(weight: float) -> None:
+    # Receding 1 cm a frame (well inside the gate): the blended box settles w / (1 - w)
+    # frames of motion behind.
+    builder = ObjectBuilder(ObjectsConfig(box_smoothing=weight))
+    for frame in range(40):
+        (card,) = builder.update(shifted_card(1.0 + 0.01 * frame), K).objects
+    lag_frames = (1.0 + 0.01 * 39 - card.box.center_m[2]) / 0.01
+    assert lag_frames == pytest.approx(weight / (1 - weight), abs=0.01)
+
+
 def test_a_moved_object_starts_afresh() -> None:
     builder = ObjectBuilder(ObjectsConfig(box_smoothing=0.9, box_gate=0.2))
     builder.update(shifted_card(1.0), K)
