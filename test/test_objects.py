@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 
 from hypothesis import given, settings
@@ -476,6 +477,18 @@ def test_a_box_follows_a_moving_object_with_the_documented_lag(weight: float) ->
         (card,) = builder.update(shifted_card(1.0 + 0.01 * frame), K).objects
     lag_frames = (1.0 + 0.01 * 39 - card.box.center_m[2]) / 0.01
     assert lag_frames == pytest.approx(weight / (1 - weight), abs=0.01)
+
+
+def test_a_new_referring_expression_is_a_new_track() -> None:
+    builder = ObjectBuilder(ObjectsConfig(box_smoothing=0.9))
+    for depth, expression in ((1.0, 'the red card'), (1.05, 'the blue card')):
+        result, mask = card_result()
+        referring = ReferringMask(
+            expression, mask, int(mask.sum()), np.ones(mask.shape, np.float32)
+        )
+        shifted = shifted_card(depth)
+        (card,) = builder.update(replace(shifted, instances=(), referring=(referring,)), K).objects
+    assert card.box.center_m[2] == pytest.approx(1.05, abs=1e-4)  # not blended with the red one
 
 
 def test_a_moved_object_starts_afresh() -> None:

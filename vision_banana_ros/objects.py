@@ -518,7 +518,7 @@ class ObjectBuilder:
         :param config: the settings; None for the defaults.
         """
         self.config = config or ObjectsConfig()
-        self._tracks: dict[tuple[str, int], _Track] = {}
+        self._tracks: dict[tuple[str, int, str], _Track] = {}
 
     def reset(self) -> None:
         """Forget the previous boxes."""
@@ -586,7 +586,7 @@ class ObjectBuilder:
             if isinstance(built, str):
                 dropped[built] += 1
                 continue
-            key = (candidate.kind, candidate.instance_id)
+            key = (candidate.kind, candidate.instance_id, candidate.name)  # a new query: new
             previous = self._tracks.get(key)
             if previous is not None:
                 previous = previous.moved(motion)

@@ -324,6 +324,29 @@ def _counted(
 # ``step`` computes a frame without touching the state; ``commit`` stores it.
 
 
+def _depth_edges(depth_m: np.ndarray, gate: float, out: np.ndarray) -> np.ndarray:
+    """
+    Mark both pixels of every 4-neighbour pair whose depths differ by more than ``gate``.
+
+    :param depth_m: (H, W) float32 depth, NaN invalid (never an edge); 0 (no estimate) is an
+        edge against any depth.
+    :param gate: relative difference (of the nearer depth) that makes an edge.
+    :param out: (H, W) bool buffer to write.
+    :return: ``out``.
+    """
+    out.fill(False)
+    with np.errstate(invalid='ignore'):
+        for ahead, behind in (
+            (np.s_[1:, :], np.s_[:-1, :]),
+            (np.s_[:, 1:], np.s_[:, :-1]),
+        ):
+            a, b = depth_m[ahead], depth_m[behind]
+            step = np.abs(a - b) > np.float32(gate) * np.fmin(a, b)  # NaN: False
+            out[ahead] |= step
+            out[behind] |= step
+    return out
+
+
 class _DepthFilter:
     """
     Gated running mean of z-depth per pixel.
@@ -346,6 +369,7 @@ class _DepthFilter:
             np.empty(pixels, dtype=np.float32) for _ in range(6)
         )
         self.jump = np.empty(pixels, dtype=bool)
+        self.edge, self.prior_edge = (np.empty(depth_m.shape, dtype=bool) for _ in range(2))
         self.restart(depth_m)
 
     def restart(self, depth_m: np.ndarray) -> None:
@@ -379,7 +403,14 @@ class _DepthFilter:
         np.multiply(new, np.float32(gate), out=self.keep)  # the bound, for now
         jump = np.greater(self.work, self.keep, out=self.jump)  # NaN compares False
         if changed is not None:
-            jump &= changed
+            # Where the image held, a depth jump is flicker, except on an edge that both the new
+            # depth and the warped estimate have: the warp's nearest pixel may have been the
+            # other side of that edge (a thin object is a few pixels wide at the model's
+            # resolution), and the two sides can share a colour. (A flickering patch draws a
+            # new edge around itself where the estimate had none: still flicker.)
+            edge = _depth_edges(depth_m, gate, out=self.edge)
+            edge &= _depth_edges(prior.reshape(depth_m.shape), gate, out=self.prior_edge)
+            jump &= edge.reshape(-1) | changed
         sample = slice(None, None, FRACTION_STRIDE)
         has_prior = prior[sample] > 0
         compared = int(np.count_nonzero(has_prior & (new[sample] == new[sample])))
