@@ -158,18 +158,6 @@ def test_with_the_image_a_jump_where_the_colour_held_is_flicker() -> None:
     assert arrived is not None and np.all(arrived[_box()] == 1.5)
 
 
-def test_an_edge_that_moved_under_a_steady_colour_is_not_blurred() -> None:
-    """A box as grey as the wall slides 1 px: its edges take the new depth, not a blend."""
-    grey = np.full((H, W, 3), 100, dtype=np.uint8)
-    smoother = TemporalSmoother()
-    for _ in range(6):
-        smoother.update(_result(_box_scene()), K, rgb=grey)
-    moved = _box_scene(shift_px=1.0)
-    out = smoother.update(_result(moved), K, rgb=grey).depth_m
-    assert out is not None
-    np.testing.assert_array_equal(out, moved.astype(np.float32))
-
-
 def test_known_motion_keeps_a_moving_view_aligned() -> None:
     """A truck 2-3 px a frame: the view slides; warping follows it, the plain filter lags."""
     step_m = 2.0 * 2.0 / K.fx  # 2 px at 2 m
