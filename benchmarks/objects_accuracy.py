@@ -20,7 +20,8 @@ path (``synth.trajectory.random_camera_path``: an orbit of 5-30 degrees or a dol
 over ``--frames`` frames); the objects stand still. The pipeline asks for depth, normals and
 instances of the graspable classes in view (up to ``--classes``); ``objects.ObjectBuilder``
 turns every result into boxes. The pipeline runs twice: smoothing off (and the boxes' own
-blending, ``box_smoothing=0``), and on (given the camera's motion, as TF would give it).
+blending, ``box_smoothing=0``), and on (given the camera's motion, as TF would give it; boxes
+blended with ``--box-smoothing``, by default the setting's default).
 
 Ground truth, per view, in that view's optical frame: an object's **visible points** are the
 exact rendered depth on its exact instance mask (at least ``MIN_OBJECT_PX`` pixels). A box is
@@ -262,15 +263,14 @@ def with_true_masks(
 
 
 def boxes(
-    sequence: Sequence_, results: Sequence[PerceptionResult], smoothing: bool
+    sequence: Sequence_, results: Sequence[PerceptionResult], box_smoothing: float
 ) -> tuple[list[tuple[DetectedObject, ...]], list[float]]:
     """
     Build every frame's objects with one builder; return them and the times (ms).
 
-    ``smoothing``: the builder blends each track's box with its previous one (the default
-    ``ObjectsConfig``), else not at all (``box_smoothing=0``).
+    ``box_smoothing``: the weight of each track's previous box (``ObjectsConfig``; 0: none).
     """
-    builder = ObjectBuilder(ObjectsConfig() if smoothing else ObjectsConfig(box_smoothing=0.0))
+    builder = ObjectBuilder(ObjectsConfig(box_smoothing=box_smoothing))
     objects, times = [], []
     for frame, motion, result in zip(sequence.frames, sequence.motions, results, strict=True):
         start = time.perf_counter()
@@ -406,6 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default='predicted',
         help="instances: the backend's, or the true ones with the backend's depth and normals",
     )
+    parser.add_argument(
+        '--box-smoothing',
+        type=float,
+        default=ObjectsConfig().box_smoothing,
+        help='objects.box_smoothing of the smoothed run (default: the default setting)',
+    )
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     parser.add_argument('--json', type=Path, help='also write the figures to this JSON file')
     args = parser.parse_args(argv)
@@ -425,7 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = run(sequence, backend, smoothing=name == 'smoothed')
             if args.masks == 'truth':
                 results = with_true_masks(sequence, results)
-            objects, times = boxes(sequence, results, smoothing=name == 'smoothed')
+            weight = args.box_smoothing if name == 'smoothed' else 0.0
+            objects, times = boxes(sequence, results, weight)
             runs[name].times_ms += times[1:]
             score(sequence, results, objects, args.max_distance, runs[name])
     figures = {name: scores.figures() for name, scores in runs.items()}
@@ -440,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         'threads': args.threads,
         'size': f'{args.width}x{args.height}',
         'masks': args.masks,
+        'box_smoothing': args.box_smoothing,
         'sequences': [
             {'seed': int(seed), 'frames': args.frames, 'classes': list(s.classes)}
             for seed, s in zip(seeds, sequences, strict=False)
