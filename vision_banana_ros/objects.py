@@ -496,13 +496,13 @@ def find_objects(
 
 class ObjectBuilder:
     """
-    Builds each frame's objects for one camera, keeping every track's box axes steady.
+    Builds each frame's objects for one camera, keeping every track's box steady.
 
-    A track (an instance id; referring expressions by index) seen in the previous frame keeps
-    that box's axis order and signs: each new axis is matched to the previous axis it is most
-    parallel to (after the camera's rotation, when the motion is given), and its box is blended
-    with the previous one (``ObjectsConfig.box_smoothing``). Tracks not seen for a frame are
-    forgotten.
+    A track (an instance id and class; a referring expression by its text, so a new query is a
+    new track) seen in the previous frame keeps that box's axis order and signs: each new axis
+    is matched to the previous axis it is most parallel to (after the camera's rotation, when
+    the motion is given), and its box is blended with the previous one
+    (``ObjectsConfig.box_smoothing``). Tracks not seen for a frame are forgotten.
 
     Example::
 
@@ -586,7 +586,7 @@ class ObjectBuilder:
             if isinstance(built, str):
                 dropped[built] += 1
                 continue
-            key = (candidate.kind, candidate.instance_id, candidate.name)  # a new query: new
+            key = (candidate.kind, candidate.instance_id, candidate.name)
             previous = self._tracks.get(key)
             if previous is not None:
                 previous = previous.moved(motion)
