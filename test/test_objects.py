@@ -482,7 +482,7 @@ def test_a_box_follows_a_moving_object_with_the_documented_lag(weight: float) ->
 def test_a_new_referring_expression_is_a_new_track() -> None:
     builder = ObjectBuilder(ObjectsConfig(box_smoothing=0.9))
     for depth, expression in ((1.0, 'the red card'), (1.05, 'the blue card')):
-        result, mask = card_result()
+        _, mask = card_result()
         referring = ReferringMask(
             expression, mask, int(mask.sum()), np.ones(mask.shape, np.float32)
         )
