@@ -26,6 +26,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 from vision_banana_ros.geometry import CameraIntrinsics
 from vision_banana_ros.objects import (
+    Box,
     canonical_axes,
     DROP_REASONS,
     find_objects,
@@ -528,3 +529,16 @@ def test_config_rejects_bad_values_by_name(field: dict) -> None:
     (name,) = field
     with pytest.raises(ValueError, match=f'objects: invalid {name}='):
         ObjectsConfig(**field)
+
+
+def test_a_moved_box_keeps_its_shape_and_moves_back() -> None:
+    upright = Rotation.from_euler('z', 30, degrees=True).as_matrix()
+    box = Box(np.array([0.1, -0.2, 1.0]), upright, np.array([0.3, 0.2, 0.1]))
+    turn = Rotation.from_euler('xy', [10, -40], degrees=True).as_matrix()
+    shift = np.array([0.5, 0.0, -0.3])
+    there = box.moved(turn, shift)
+    np.testing.assert_allclose(there.corners(), box.corners() @ turn.T + shift, atol=1e-12)
+    back = there.moved(turn.T, -turn.T @ shift)
+    np.testing.assert_allclose(back.center_m, box.center_m, atol=1e-12)
+    np.testing.assert_allclose(back.rotation, box.rotation, atol=1e-12)
+    np.testing.assert_array_equal(back.size_m, box.size_m)

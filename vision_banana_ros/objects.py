@@ -130,6 +130,19 @@ class Box:
         """(4,) float64 ``(x, y, z, w)`` of ``rotation``, w >= 0 (geometry_msgs order)."""
         return rotation_to_quaternion(self.rotation)
 
+    def moved(self, rotation: np.ndarray, translation: np.ndarray) -> Box:
+        """
+        Return the same box in another frame.
+
+        :param rotation: (3, 3) rotation of the rigid motion ``p -> rotation @ p + translation``
+            taking this box's frame into the other.
+        :param translation: (3,) its translation, metres.
+        :return: the box with its centre and axes moved (extents unchanged).
+        """
+        turn = np.asarray(rotation, dtype=np.float64)
+        center: np.ndarray = turn @ self.center_m + np.asarray(translation, dtype=np.float64)
+        return Box(center, turn @ self.rotation, self.size_m)
+
     def corners(self) -> np.ndarray:
         """
         Return the box's eight corners.
@@ -614,14 +627,9 @@ class _Track:
         if motion is None:
             return self
         pose = np.asarray(motion, dtype=np.float64)
-        turn, shift = pose[:3, :3].T, pose[:3, 3]
-
-        def move(point: np.ndarray) -> np.ndarray:
-            moved: np.ndarray = turn @ (point - shift)
-            return moved
-
-        box = Box(move(self.box.center_m), turn @ self.box.rotation, self.box.size_m)
-        return _Track(box, move(self.centroid_m))
+        turn = pose[:3, :3].T  # the inverse motion: previous frame -> this one
+        shift = -turn @ pose[:3, 3]
+        return _Track(self.box.moved(turn, shift), turn @ self.centroid_m + shift)
 
 
 def _candidates(result: PerceptionResult) -> list[_Candidate]:

@@ -336,17 +336,8 @@ def cloud_view(
     view[v[inside][order], u[inside][order]] = colours[inside][order]
     del offset_u, offset_v
     if objects:
-        moved = [
-            replace(
-                obj,
-                box=replace(
-                    obj.box,
-                    center_m=orbit @ (obj.box.center_m - centre) + centre + back,
-                    rotation=orbit @ obj.box.rotation,
-                ),
-            )
-            for obj in objects
-        ]
+        shift = centre + back - orbit @ centre  # the orbit as p -> orbit @ p + shift
+        moved = [replace(obj, box=obj.box.moved(orbit, shift)) for obj in objects]
         view = box_overlay(view, moved, CameraIntrinsics(fx, fy, cx, cy, width, height))
     return view
 
