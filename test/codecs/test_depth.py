@@ -130,6 +130,22 @@ def test_any_colour_decodes_to_a_path_colour_or_invalid(rgb: np.ndarray) -> None
     assert np.all(gap[valid] <= decoded.off_path_rgb[valid] + 1e-3)
 
 
+def test_off_path_colours_project_on_the_nearest_path_colour_first_in_path_order() -> None:
+    # Brute force over the 1786 path colours: the projection's table lookups are exact, ties go
+    # to the first colour along the path (the nearer end, as a generator's black-to-white walk).
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid(*[np.arange(0, 256, 17)] * 3, indexing='ij'), -1).reshape(-1, 3)
+    colours = np.concatenate((grid, rng.integers(0, 256, (12_000, 3)))).astype(np.uint8)
+    path = colormap_table('cube').numpy().astype(np.int64)  # (1786, 3)
+    offsets = colours.astype(np.int64)[:, None, :] - path[None]  # (P, 1786, 3)
+    distance_sq = (offsets * offsets).sum(-1)
+    nearest = distance_sq.argmin(-1)  # the first of tied colours
+    decoded = decode_depth(colours[None])
+    expected = decode_depth(path[nearest].astype(np.uint8)[None])
+    np.testing.assert_array_equal(decoded.depth_m, expected.depth_m)
+    np.testing.assert_allclose(decoded.off_path_rgb[0], np.sqrt(distance_sq.min(-1)), rtol=1e-6)
+
+
 @pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf, 0.0, -1.5])
 def test_invalid_depth_encodes_white_and_decodes_nan(bad: float) -> None:
     depth_m = np.array([[bad, 2.0]], dtype=np.float32)

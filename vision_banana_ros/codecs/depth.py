@@ -199,7 +199,8 @@ def decode_depth(rgb: ArrayLike, colormap: str = 'cube', sigma_rgb: float = 12.0
         index, distance_sq = _project_on_cube_path(image)
     else:
         index, distance_sq = _nearest_table_entry(image, _table(name, str(image.device)))
-    depth = _index_depth(name, str(image.device))[index]  # (..., H, W) float32, NaN at the ends
+    depth = _index_depth(name, str(image.device)).index_select(0, index.reshape(-1))
+    depth = depth.reshape(index.shape)  # (..., H, W) float32, NaN at the ends
     confidence = torch.exp(distance_sq * (-0.5 / sigma_rgb**2))
     return DecodedDepth(
         depth_m=like(depth, rgb),
@@ -260,27 +261,73 @@ def _index_depth(colormap: str, device: str) -> torch.Tensor:
 
 def _project_on_cube_path(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """
-    Project 8-bit colours onto the 7-edge cube path in closed form.
+    Project 8-bit colours onto the 7-edge cube path, exactly, with three table lookups a pixel.
 
-    Each edge varies one channel with the other two pinned at 0 or 255, so for a colour inside
-    the cube the squared distance to an edge is the sum of the two pinned channels' squared
-    offsets, and the position along it is the free channel (or 255 minus it on a falling edge).
+    Each edge varies one channel with the other two pinned at 0 or 255, so the squared distance
+    to an edge is the sum of the two pinned channels' squared offsets, and the position along it
+    is the free channel (or 255 minus it on a falling edge). Blue is pinned to 0 on edges 0-2,
+    free on edge 3 and pinned to 255 on edges 4-6, so the nearest of edges 0-2 (and of 4-6)
+    depends on red and green alone, with blue adding the same term to all three: three tables
+    over the 65,536 (red, green) pairs, built once (see ``_cube_path_tables``), then two minima.
+    Each candidate is the integer key ``distance_sq * 2048 + path index``, so the smallest key
+    is the nearest edge, the first in path order on ties (edge k's indices lie below edge k+1's),
+    and names both the index and the distance.
 
     :param rgb: (..., H, W, 3) uint8.
     :return: path index (..., H, W) int64 in [0, 1785] and squared distance (..., H, W) float32
         in 8-bit levels squared.
     """
-    p = rgb.to(torch.int32)
-    near = p * p  # squared offset from 0, per channel
-    far = (255 - p) * (255 - p)  # squared offset from 255
-    (r, g, b), (r0, g0, b0), (r1, g1, b1) = p.unbind(-1), near.unbind(-1), far.unbind(-1)
-    distance_sq = torch.stack(
-        (g0 + b0, r1 + b0, g1 + b0, r0 + g1, r0 + b1, g0 + b1, r1 + b1), dim=-1
-    )  # (..., H, W, 7) one per edge, in path order
-    along = torch.stack((r, g, 255 - r, b, 255 - g, r, g), dim=-1)  # (..., H, W, 7)
-    best_sq, edge = distance_sq.min(dim=-1)  # first edge wins ties
-    index = edge.to(torch.int64) * 255 + along.gather(-1, edge.unsqueeze(-1)).squeeze(-1)
-    return index, best_sq.to(torch.float32)
+    low, middle, high, blue_low, blue_high = _cube_path_tables(str(rgb.device))
+    red, green, blue = rgb.reshape(-1, 3).T.to(torch.int32)  # (P,) each
+    red_green = (red << 8).bitwise_or_(green)
+    best = low.index_select(0, red_green).add_(blue_low.index_select(0, blue))
+    torch.minimum(best, middle.index_select(0, red_green).add_(blue), out=best)
+    torch.minimum(
+        best, high.index_select(0, red_green).add_(blue_high.index_select(0, blue)), out=best
+    )
+    spatial = rgb.shape[:-1]
+    index = best.bitwise_and(_KEY_INDEX_MASK).to(torch.int64).reshape(spatial)
+    return index, (best >> _KEY_SHIFT).to(torch.float32).reshape(spatial)
+
+
+_KEY_SHIFT = 11  # 2**11 > 1785, the last path index
+_KEY_INDEX_MASK = (1 << _KEY_SHIFT) - 1
+
+
+@functools.cache
+def _cube_path_tables(device: str) -> tuple[torch.Tensor, ...]:
+    """
+    Build the lookup tables of ``_project_on_cube_path``: keys ``distance_sq * 2048 + index``.
+
+    :return: int32 tables ``low``, ``middle``, ``high`` (65,536,) indexed by ``red * 256 +
+        green``: the nearest of edges 0-2 without blue's term, edge 3 without blue's position
+        along it, the nearest of edges 4-6 without blue's term; and ``blue_low``, ``blue_high``
+        (256,) indexed by blue: ``blue**2`` and ``(255 - blue)**2``, shifted into key units.
+        Keys stay below 2**31: distances are at most 2 * 255**2.
+    """
+    level = torch.arange(256, dtype=torch.int32)
+    red, green = level.view(256, 1).expand(256, 256), level.view(1, 256).expand(256, 256)
+
+    def key(distance_sq: torch.Tensor, edge: int, along: torch.Tensor | int) -> torch.Tensor:
+        return (distance_sq << _KEY_SHIFT) + edge * 255 + along
+
+    def near(channel: torch.Tensor) -> torch.Tensor:  # squared offset from 0
+        return channel * channel
+
+    def far(channel: torch.Tensor) -> torch.Tensor:  # squared offset from 255
+        return (255 - channel) * (255 - channel)
+
+    low = torch.minimum(
+        torch.minimum(key(near(green), 0, red), key(far(red), 1, green)),
+        key(far(green), 2, 255 - red),
+    )
+    middle = key(near(red) + far(green), 3, 0)
+    high = torch.minimum(
+        torch.minimum(key(near(red), 4, 255 - green), key(near(green), 5, red)),
+        key(far(red), 6, green),
+    )
+    tables = (low, middle, high, near(level) << _KEY_SHIFT, far(level) << _KEY_SHIFT)
+    return tuple(table.reshape(-1).contiguous().to(device) for table in tables)
 
 
 def _nearest_table_entry(
