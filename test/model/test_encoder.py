@@ -129,6 +129,17 @@ def test_an_encoder_from_scratch_trains_whole(image_encoder: ImageEncoder) -> No
     assert all(p.grad is not None for p in scratch.parameters())
 
 
+def test_fused_batchnorm_gives_the_same_features(image_encoder: ImageEncoder) -> None:
+    fused = copy.deepcopy(image_encoder)
+    fused.fuse_batchnorm()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in image_encoder.modules())
+    image = torch.rand(2, 3, 128, 160, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for got, expected in zip(fused(image), image_encoder(image), strict=True):
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_image_encoder_rejects_sizes_not_divisible_by_32(image_encoder: ImageEncoder) -> None:
     with pytest.raises(ModelError, match='divisible by 32'):
         ImageEncoder((100, 160))

@@ -22,7 +22,7 @@ import dataclasses
 import pytest
 import torch
 from vision_banana_ros.model import ModelError, NetConfig, TextEncoder, VBMini
-from vision_banana_ros.model.net import timestep_embedding
+from vision_banana_ros.model.net import FoldedUpsampleConv, timestep_embedding, UpsampleConv
 
 Factory = Callable[..., VBMini]
 
@@ -258,3 +258,36 @@ def test_a_deep_copy_trains_apart_but_shares_the_frozen_text_encoder(
     noisy, t, image = _inputs(1, tiny_config.image_size)
     with torch.no_grad():
         assert ema(noisy, t, image, prompts[:1]).shape == (1, 3, *tiny_config.image_size)
+
+
+@pytest.mark.parametrize('size', [(4, 5), (1, 1), (6, 3)], ids=str)
+def test_folded_upsampling_is_the_same_map_at_the_coarse_resolution(
+    size: tuple[int, int],
+) -> None:
+    torch.manual_seed(0)
+    layer = UpsampleConv(8, 5)
+    with torch.no_grad():
+        layer.bias.normal_()  # a bias, and zero padding at every border
+    x = torch.randn(2, 8, *size)
+    folded = layer.folded()
+    assert isinstance(folded, FoldedUpsampleConv)
+    with torch.no_grad():
+        expected, got = layer(x), folded(x)
+    assert got.shape == (2, 5, 2 * size[0], 2 * size[1])
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_folding_for_inference_keeps_the_output_and_leaves_the_original_alone(
+    make_model: Factory, tiny_config: NetConfig, prompts: list[str]
+) -> None:
+    model = make_model().eval()
+    folded = copy.deepcopy(model)
+    folded.fold_for_inference()
+    assert all(isinstance(layer, FoldedUpsampleConv) for layer in folded.upsample)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.image_encoder.modules())
+    assert all(isinstance(layer, UpsampleConv) for layer in model.upsample)
+    noisy, t, image = _inputs(len(prompts), tiny_config.image_size)
+    with torch.no_grad():
+        expected, got = model(noisy, t, image, prompts), folded(noisy, t, image, prompts)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)

@@ -40,6 +40,7 @@ from typing import cast
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from vision_banana_ros.model.errors import ModelError
 from vision_banana_ros.prompts import parse_prompt, PromptError
 
@@ -163,6 +164,28 @@ class ImageEncoder(nn.Module):
         """
         super().train(False)
         return self
+
+    def fuse_batchnorm(self) -> None:
+        """
+        Fold every BatchNorm into the convolution before it, in place (for inference).
+
+        The trunk's BatchNorm layers always run in eval mode, so each is an affine map per
+        channel that the preceding convolution can absorb: the same features up to float
+        rounding, without the BatchNorm passes. Call it on an inference copy, not on a network
+        that trains.
+        """
+        pairs = [(self, 'stem', 'stem_norm')]
+        for block in self.blocks:
+            names = (
+                ('_expand_conv', '_bn0'),
+                ('_depthwise_conv', '_bn1'),
+                ('_project_conv', '_bn2'),
+            )
+            pairs += [(block, conv, norm) for conv, norm in names if hasattr(block, conv)]
+        for owner, conv, norm in pairs:
+            fused = fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, norm))
+            setattr(owner, conv, fused)
+            setattr(owner, norm, nn.Identity())
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         """

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from vision_banana_ros.model.encoder import TextEncoder
 from vision_banana_ros.model.errors import ModelError
 from vision_banana_ros.model.flow import draw_noise, MAX_STEPS, sample
-from vision_banana_ros.model.net import NetConfig, VBMini
+from vision_banana_ros.model.net import FoldedUpsampleConv, NetConfig, VBMini
 from vision_banana_ros.model.weights import load_model
 from vision_banana_ros.tensors import ArrayLike, as_tensor, check_image, like
 
@@ -107,7 +107,7 @@ class Generator:
         self.seed = seed
         self._trained = trained
         self.compiled = compiled
-        self._cast: tuple[tuple[tuple[int, int], ...], VBMini] | None = None
+        self._inference: tuple[tuple[tuple[int, int], ...], VBMini] | None = None
 
     @classmethod
     def from_pretrained(
@@ -160,27 +160,26 @@ class Generator:
 
     def runnable(self) -> VBMini:
         """
-        Return the network ``generate`` runs: under autocast, a copy cast once.
+        Return the network ``generate`` runs: an inference copy of ``model``, made once.
 
-        Autocast casts every convolution's and linear layer's float32 weights to ``dtype`` on
-        every call; the copy holds them in ``dtype`` already, so the result is the same, bit
-        for bit, without the casts (the float32 layers, ``VBMini.FLOAT32_MODULES``, stay
-        float32). With ``compiled`` the copy's forward is compiled. The copy is made again
-        when ``model``'s weights change (training updates them in place), so the generator
-        always runs the current weights.
+        The copy folds what inference can (``VBMini.fold_for_inference``: BatchNorm into the
+        encoder's convolutions, the decoder's upsampling into the convolutions after it) and
+        holds the weights autocast would cast on every call already in ``dtype`` (the float32
+        layers, ``VBMini.FLOAT32_MODULES``, stay float32): what ``model`` draws under autocast
+        up to float rounding, without the casts and the folded passes. With ``compiled`` the
+        copy's forward is compiled. The copy is made again when ``model``'s weights change
+        (training updates them in place), so the generator always runs the current weights.
 
-        :return: ``model`` itself for float32 without ``compiled``, else the copy.
+        :return: the copy.
         """
-        if self.dtype == torch.float32 and not self.compiled:
-            return self.model
         tensors = (*self.model.parameters(), *self.model.buffers())
         versions = tuple((id(t), t._version) for t in tensors)
-        if self._cast is None or self._cast[0] != versions:
-            network = _cast_copy(self.model, self.dtype)
+        if self._inference is None or self._inference[0] != versions:
+            network = _inference_copy(self.model, self.dtype)
             if self.compiled:
                 network.compile(dynamic=False, options={'freezing': True})
-            self._cast = (versions, network)
-        return self._cast[1]
+            self._inference = (versions, network)
+        return self._inference[1]
 
     def generate(
         self, rgb: ArrayLike, prompts: Sequence[str], seeds: Sequence[int] | None = None
@@ -234,7 +233,7 @@ class Generator:
                 if not self.compiled:
                     raise
                 _LOG.warning('torch.compile failed, running eagerly from now on: %s', err)
-                self.compiled, self._cast = False, None
+                self.compiled, self._inference = False, None
                 out = sample(self.runnable(), image, list(prompts), steps=self.steps, noise=noise)
         # 4. Back to the input size, uint8 HWC.
         out = _resize(out.float(), (height, width))  # (B, 3, H, W) in [-1, 1]
@@ -242,15 +241,18 @@ class Generator:
         return like(out.permute(0, 2, 3, 1).contiguous(), rgb)  # (B, H, W, 3)
 
 
-def _cast_copy(model: VBMini, dtype: torch.dtype) -> VBMini:
-    """Copy a network for inference with the layers autocast runs in ``dtype`` cast to it."""
-    cast = copy.deepcopy(model).eval().requires_grad_(False)
-    for name, module in cast.named_modules():
+def _inference_copy(model: VBMini, dtype: torch.dtype) -> VBMini:
+    """Copy a network for inference: folded, with the layers autocast runs in ``dtype`` cast."""
+    network = copy.deepcopy(model).eval().requires_grad_(False)
+    network.fold_for_inference()
+    if dtype == torch.float32:
+        return network
+    for name, module in network.named_modules():
         if name.split('.')[0] in VBMini.FLOAT32_MODULES:
             continue
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if isinstance(module, (nn.Conv2d, nn.Linear, FoldedUpsampleConv)):
             module.to(dtype)
-    return cast
+    return network
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -57,9 +57,11 @@ from vision_banana_ros.model.errors import ModelError
 
 __all__ = [
     'Attention',
+    'FoldedUpsampleConv',
     'NetConfig',
     'PromptConditioner',
     'ResBlock',
+    'UpsampleConv',
     'VBMini',
     'timestep_embedding',
 ]
@@ -226,6 +228,87 @@ class ResBlock(nn.Module):
         return out
 
 
+class UpsampleConv(nn.Conv2d):
+    """Upsample 2x (nearest), then a 3x3 convolution (padding 1): the decoder's way up."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        """
+        Build the convolution.
+
+        :param in_channels: input channels (at the coarse level).
+        :param out_channels: output channels (at the fine level).
+        """
+        super().__init__(in_channels, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Apply it.
+
+        :param x: (B, C_in, h, w) features.
+        :return: (B, C_out, 2h, 2w) features.
+        """
+        return super().forward(F.interpolate(x, scale_factor=2.0, mode='nearest'))
+
+    def folded(self) -> FoldedUpsampleConv:
+        """
+        Return the same map computed at the coarse resolution (for inference).
+
+        :return: a ``FoldedUpsampleConv`` of this convolution's current weights.
+        """
+        return FoldedUpsampleConv(self.weight.detach(), self.bias)
+
+
+class FoldedUpsampleConv(nn.Module):
+    """
+    ``UpsampleConv`` computed without upsampling: four 2x2 convolutions at the coarse level.
+
+    After nearest upsampling, the fine pixel (2i + a, 2j + b) sees through a 3x3 kernel only the
+    coarse pixels i - 1 + a .. i + a and j - 1 + b .. j + b (taps that land on the same coarse
+    pixel add up), so each of the four phases (a, b) is a 2x2 convolution of the coarse
+    features: 16 multiplies a coarse pixel instead of 36, the same map up to float rounding
+    (zero padding lands on zero padding). One convolution computes the four phases, and one
+    copy a phase interleaves them into a channels-last result.
+    """
+
+    # (phase, coarse tap, fine tap): which of the 3 fine taps each of the 2 coarse taps sums.
+    _TAPS = ((1, 0, 0), (0, 1, 1)), ((1, 1, 0), (0, 0, 1))
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        """
+        Fold a 3x3 kernel into the four phase kernels.
+
+        :param weight: (C_out, C_in, 3, 3) kernel of the convolution after the upsampling.
+        :param bias: (C_out,) bias, or None.
+        """
+        super().__init__()
+        out_channels = weight.shape[0]
+        taps = torch.tensor(self._TAPS, dtype=weight.dtype, device=weight.device)  # (2, 2, 3)
+        phases = torch.einsum('aru,bsv,oiuv->aboirs', taps, taps, weight)  # (2, 2, O, I, 2, 2)
+        self.weight = nn.Parameter(phases.flatten(0, 2), requires_grad=False)  # (4 O, I, 2, 2)
+        self.bias = (
+            None if bias is None else nn.Parameter(bias.detach().repeat(4), requires_grad=False)
+        )
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Apply it.
+
+        :param x: (B, C_in, h, w) features.
+        :return: (B, C_out, 2h, 2w) features, channels-last.
+        """
+        batch, _, height, width = x.shape
+        phases = F.conv2d(F.pad(x, (1, 1, 1, 1)), self.weight, self.bias)  # (B, 4 O, h+1, w+1)
+        # Channel (a, b, o) of coarse pixel (i + a, j + b) is fine pixel (2i + a, 2j + b).
+        shape = (batch, height + 1, width + 1, 2, 2, self.out_channels)
+        by_phase = phases.permute(0, 2, 3, 1).reshape(shape)
+        out = phases.new_empty((batch, height, 2, width, 2, self.out_channels))
+        for a in (0, 1):
+            for b in (0, 1):
+                out[:, :, a, :, b] = by_phase[:, a : a + height, b : b + width, a, b]
+        return out.view(batch, 2 * height, 2 * width, -1).permute(0, 3, 1, 2)
+
+
 class Attention(nn.Module):
     """Multi-head attention of pixels to themselves or to context tokens, added residually."""
 
@@ -380,7 +463,7 @@ class VBMini(nn.Module):
         self.mid_cross = Attention(c16, config.head_dim, groups, config.token_dim)
         self.mid_out = ResBlock(c16, c16, cond, groups)
         self.upsample = nn.ModuleList(
-            nn.Conv2d(n, c, 3, padding=1) for c, n in zip(levels, config.channels[1:], strict=True)
+            UpsampleConv(n, c) for c, n in zip(levels, config.channels[1:], strict=True)
         )
         self.up = nn.ModuleList(ResBlock(2 * c, c, cond, groups) for c in levels)
         self.cross_8 = (
@@ -423,6 +506,19 @@ class VBMini(nn.Module):
         """
         named = dict(self.named_parameters())
         return sum(named[n].numel() for n in self.trained_parameter_names())
+
+    def fold_for_inference(self) -> None:
+        """
+        Fold what inference can, in place: the same map up to float rounding, computed faster.
+
+        The image encoder's BatchNorm layers go into its convolutions, and each upsampling of
+        the way up into the convolution after it (``UpsampleConv.folded``). Call it on an
+        inference copy (``Generator.runnable`` does), not on a network that trains: the folded
+        layers have no gradients and no longer follow the weights they came from.
+        """
+        self.image_encoder.fuse_batchnorm()
+        for level, layer in enumerate(self.upsample):
+            self.upsample[level] = cast(UpsampleConv, layer).folded()
 
     def encode_image(self, image: torch.Tensor) -> list[torch.Tensor]:
         """
@@ -498,7 +594,7 @@ class VBMini(nn.Module):
         h = self.mid_cross(h, tokens, mask)
         h = self.mid_out(h, cond)
         for level in reversed(range(len(self.up))):
-            h = self.upsample[level](F.interpolate(h, scale_factor=2.0, mode='nearest'))
+            h = self.upsample[level](h)  # (B, c, 2h, 2w)
             h = self.up[level](torch.cat([h, skips[level]], dim=1), cond)  # (B, c, 2h, 2w)
             if level == 2 and self.cross_8 is not None:
                 h = self.cross_8(h, tokens, mask)
@@ -508,7 +604,7 @@ class VBMini(nn.Module):
         # it is split by input channels, so the noisy and image part of a shared frame runs
         # once and broadcasts (the same sum as the convolution of the concatenation).
         with torch.autocast(noisy.device.type, enabled=False):
-            first, activation, last = cast(
+            first, _, last = cast(  # the SiLU runs in place below
                 tuple[nn.Conv2d, nn.SiLU, nn.Conv2d], tuple(self.refine)
             )
             refine = h.shape[1]
@@ -518,7 +614,9 @@ class VBMini(nn.Module):
             inputs = torch.cat([noisy.float(), image_pm.float()], dim=1)  # (B or 1, 6, H, W)
             inputs = inputs.contiguous(memory_format=layout)
             from_inputs = F.conv2d(inputs, first.weight[:, refine:], padding=1)
-            return last(activation(from_h + from_inputs))  # type: ignore[no-any-return]
+            # In place: full-resolution temporaries cost more to allocate than to compute.
+            hidden = F.silu(from_h.add_(from_inputs), inplace=not torch.is_grad_enabled())
+            return last(hidden)  # type: ignore[no-any-return]
 
     def _check_inputs(self, noisy: torch.Tensor, t: torch.Tensor, image: torch.Tensor) -> int:
         if noisy.dim() != 4 or noisy.shape[1] != 3:
