@@ -26,7 +26,14 @@ Each frame also goes the node's way without ROS: an Image message in (``messages
 (``outputs.frame_messages``, rosbags classes) serialised to CDR, ``streaming.StreamStats``.
 RSS (psutil) is sampled every ``--every`` frames into a CSV and a plot.
 
+With ``--node`` (in the Jazzy venv, real rclpy) a third phase runs instead, into its own CSV:
+3. ``node``: the ``PerceptionNode`` itself on VB-Mini, configured and activated through its
+   lifecycle, for ``--frames`` camera frames published by a helper node in the same process
+   (Image + CameraInfo over DDS; the next frame goes out when the node's point cloud for the
+   last one has arrived, so no frame is dropped by design). RSS is the whole process's.
+
 Run: .venv/bin/python benchmarks/memory_over_frames.py [--frames 10000] [--model-frames 300]
+     .venv-jazzy/bin/python benchmarks/memory_over_frames.py --node [--frames 10000]
 """
 
 from __future__ import annotations
@@ -64,16 +71,27 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=1, help='torch threads')
     parser.add_argument('--out', type=Path, default=ROOT / 'docs' / 'figures', help='folder')
     parser.add_argument('--plot-only', action='store_true', help='plot the CSV already in --out')
+    parser.add_argument('--node', action='store_true', help='run the rclpy node phase alone')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     table = args.out / 'memory_over_frames.csv'
-    if not args.plot_only:
-        oracle = OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
-        frames = [
+    node_table = args.out / 'memory_over_frames_node.csv'
+    oracle = None if args.plot_only else OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
+    frames = (
+        []
+        if oracle is None
+        else [
             CameraFrame(f.rgb.numpy(), k, frame_id='camera_optical')
             for f, k in zip(oracle.frames, oracle.intrinsics, strict=True)
         ]
+    )
+    if args.node and not args.plot_only:
+        with node_table.open('w', newline='', encoding='utf-8') as handle:
+            handle.write(f'# {describe_machine(torch.device("cpu")).line()}\n')
+            handle.write('phase,frame,rss_mib,elapsed_s\n')
+            _run_node(frames, args.frames, args.every, handle)
+    elif not args.plot_only:
         node = _NodePath()
         with table.open('w', newline='', encoding='utf-8') as handle:
             handle.write(f'# {describe_machine(torch.device("cpu")).line()}\n')
@@ -87,13 +105,17 @@ def main() -> None:
             with Pipeline(PipelineConfig(tasks=TASKS), backend=replay) as pipeline:
                 print(f'phase replay: {args.frames} frames on {replay.description}')
                 _run('replay', pipeline, frames, node, args.frames, args.every, handle)
-    with table.open(encoding='utf-8') as handle:
-        lines = handle.read().splitlines()
-    machine = next((line[2:] for line in lines if line.startswith('# ')), 'machine not recorded')
-    rows = [
-        (r['phase'], int(r['frame']), float(r['rss_mib']), float(r['elapsed_s']))
-        for r in csv.DictReader(line for line in lines if not line.startswith('#'))
-    ]
+    rows, machines = [], []
+    for path in (table, node_table):
+        if not path.exists():
+            continue
+        lines = path.read_text(encoding='utf-8').splitlines()
+        machines += [line[2:] for line in lines if line.startswith('# ')]
+        rows += [
+            (r['phase'], int(r['frame']), float(r['rss_mib']), float(r['elapsed_s']))
+            for r in csv.DictReader(line for line in lines if not line.startswith('#'))
+        ]
+    machine = machines[0] if machines else 'machine not recorded'
     _plot(rows, args.out, machine)
 
 
@@ -164,33 +186,105 @@ def _run(
     gc.collect()
 
 
+def _run_node(frames: list[CameraFrame], count: int, every: int, log: TextIO) -> None:
+    """Run the rclpy node on VB-Mini for ``count`` frames, one at a time, logging RSS."""
+    import threading
+
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import qos_profile_sensor_data
+    from vision_banana_ros.ros.node import PerceptionNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    overrides = [
+        Parameter('tasks.semantic_classes', value=list(TASKS.semantic_classes)),
+        Parameter('tasks.instance_classes', value=list(TASKS.instance_classes)),
+    ]
+    node = PerceptionNode(context=context, parameter_overrides=overrides)
+    camera = Node('memory_camera', context=context)
+    types = node.types
+    image_out = camera.create_publisher(types.Image, 'image', qos_profile_sensor_data)
+    info_out = camera.create_publisher(types.CameraInfo, 'camera_info', qos_profile_sensor_data)
+    arrived = threading.Event()
+    expected = [0]
+
+    def on_points(msg: object) -> None:
+        stamp = msg.header.stamp  # type: ignore[attr-defined]
+        if stamp.sec * 1_000_000_000 + stamp.nanosec == expected[0]:
+            arrived.set()
+
+    camera.create_subscription(types.PointCloud2, 'points', on_points, 10)
+    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor.add_node(node)
+    executor.add_node(camera)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    process, missed = psutil.Process(), 0
+    try:
+        node.trigger_configure()
+        node.trigger_activate()
+        assert node.pipeline is not None, 'the node did not configure (see its log)'
+        print(f'phase node: {count} frames on {node.pipeline.backend.description}', flush=True)
+        start = time.perf_counter()
+        for index in range(count):
+            frame = frames[index % len(frames)]
+            stamp_ns = camera.get_clock().now().nanoseconds
+            header = messages.make_header(types, stamp_ns, frame.frame_id)
+            expected[0], sent = stamp_ns, time.perf_counter()
+            arrived.clear()
+            assert frame.intrinsics is not None
+            info_out.publish(messages.camera_info(types, header, frame.intrinsics))
+            image_out.publish(messages.rgb_image(types, header, frame.rgb))
+            if not arrived.wait(timeout=30.0):
+                missed += 1  # counted, and the next frame goes out
+            if index % every == 0 or index == count - 1:
+                rss_mib = process.memory_info().rss / 2**20
+                log.write(f'node,{index + 1},{rss_mib:.2f},{time.perf_counter() - start:.1f}\n')
+                log.flush()
+            if index % (every * 20) == 0:
+                print(
+                    f'node {index + 1:6d}/{count}  rss {rss_mib:7.1f} MiB  '
+                    f'{(time.perf_counter() - sent) * 1e3:6.1f} ms/frame  missed {missed}',
+                    flush=True,
+                )
+    finally:
+        executor.shutdown(timeout_sec=5)
+        node.destroy_node()
+        camera.destroy_node()
+        rclpy.try_shutdown(context=context)
+    print(f'node: {count - missed} of {count} frames answered with a point cloud')
+
+
 def _plot(rows: list[tuple[str, int, float, float]], out: Path, machine: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4), width_ratios=(1, 2))
-    for axis, phase in zip(axes, ('model', 'replay'), strict=True):
-        picked = [(f, r) for p, f, r, _ in rows if p == phase]
-        if not picked:
-            continue
-        frame_numbers, rss = np.array(picked).T
+    titles = {
+        'model': 'VB-Mini (backend local)',
+        'replay': 'replayed generator outputs',
+        'node': 'the rclpy node on VB-Mini (whole process)',
+    }
+    phases = [phase for phase in titles if any(p == phase for p, _, _, _ in rows)]
+    widths = [1 if phase == 'model' else 2 for phase in phases]
+    figure, axes = plt.subplots(
+        1, len(phases), figsize=(6 * len(phases), 4), width_ratios=widths, squeeze=False
+    )
+    for axis, phase in zip(axes[0], phases, strict=True):
+        frame_numbers, rss = np.array([(f, r) for p, f, r, _ in rows if p == phase]).T
         axis.plot(frame_numbers, rss, lw=1.2)
         axis.set_xlabel('frame')
         axis.set_ylabel('resident memory (MiB)')
-        title = 'VB-Mini (backend local)' if phase == 'model' else 'replayed generator outputs'
-        axis.set_title(f'{title}\n{_summary(frame_numbers, rss)}', fontsize=8)
+        axis.set_title(f'{titles[phase]}\n{_summary(frame_numbers, rss)}', fontsize=8)
         axis.grid(alpha=0.3)
-        low, high = rss.min(), rss.max()
-        axis.set_ylim(low - 50, high + 50)
-    figure.suptitle(f'pipeline + node path at 640x480; {machine}', fontsize=8)
+        axis.set_ylim(rss.min() - 50, rss.max() + 50)
+        print(f'{phase}: {_summary(frame_numbers, rss)}')
+    figure.suptitle(f'pipeline, node path and node at 640x480; {machine}', fontsize=8)
     figure.tight_layout()
     figure.savefig(out / 'memory_over_frames.png', dpi=110)
-    for phase in ('model', 'replay'):
-        picked = [(f, r) for p, f, r, _ in rows if p == phase]
-        if picked:
-            frame_numbers, rss = np.array(picked).T
-            print(f'{phase}: {_summary(frame_numbers, rss)}')
-    print(f'wrote {out / "memory_over_frames.csv"} and {out / "memory_over_frames.png"}')
+    print(f'wrote {out / "memory_over_frames.png"}')
 
 
 def _summary(frame_numbers: np.ndarray, rss: np.ndarray) -> str:

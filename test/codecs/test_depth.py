@@ -135,10 +135,13 @@ def test_off_path_colours_project_on_the_nearest_path_colour_first_in_path_order
     # to the first colour along the path (the nearer end, as a generator's black-to-white walk).
     rng = np.random.default_rng(0)
     grid = np.stack(np.meshgrid(*[np.arange(0, 256, 17)] * 3, indexing='ij'), -1).reshape(-1, 3)
-    colours = np.concatenate((grid, rng.integers(0, 256, (12_000, 3)))).astype(np.uint8)
+    colours = np.concatenate((grid, rng.integers(0, 256, (4_000, 3)))).astype(np.uint8)
     path = colormap_table('cube').numpy().astype(np.int64)  # (1786, 3)
-    offsets = colours.astype(np.int64)[:, None, :] - path[None]  # (P, 1786, 3)
-    distance_sq = (offsets * offsets).sum(-1)
+    # |c - p|^2 = |c|^2 - 2 c.p + |p|^2, in blocks of colours to keep memory small.
+    blocks = np.array_split(colours.astype(np.int64), 8)
+    distance_sq = np.concatenate(
+        [(b * b).sum(-1, keepdims=True) - 2 * b @ path.T + (path * path).sum(-1) for b in blocks]
+    )  # (P, 1786)
     nearest = distance_sq.argmin(-1)  # the first of tied colours
     decoded = decode_depth(colours[None])
     expected = decode_depth(path[nearest].astype(np.uint8)[None])
