@@ -165,7 +165,9 @@ def normals_image(normals: np.ndarray) -> np.ndarray:
     :return: (H, W, 3) uint8 RGB.
     """
     rgb = np.asarray(encode_normals(normals.astype(np.float32))).copy()
-    rgb[~np.isfinite(normals).all(axis=-1)] = _INVALID_RGB
+    # A sum is finite only where all three components are (NaN and inf propagate); three
+    # strided adds are several times faster than a reduction across the last axis of 3.
+    rgb[~np.isfinite(normals[..., 0] + normals[..., 1] + normals[..., 2])] = _INVALID_RGB
     return rgb
 
 
@@ -182,16 +184,16 @@ def label_overlay(
     :param alpha: weight of the label colour.
     :return: (H, W, 3) uint8 RGB.
     """
-    table = np.zeros((len(colours) + 1, 3), np.float32)
-    table[1:] = np.asarray(colours, np.float32).reshape(-1, 3)
-    known = (labels > 0) & (labels <= len(colours))
-    index = np.where(known, labels, 0).astype(np.int64)
-    blended = np.where(
-        known[..., None], (1.0 - alpha) * rgb.astype(np.float32) + alpha * table[index], rgb
-    )
-    out = np.round(blended).astype(np.uint8)
-    edges = known & _edges(index)
-    out[edges] = np.asarray(colours, np.uint8).reshape(-1, 3)[index[edges] - 1]
+    palette = np.asarray(colours, np.uint8).reshape(-1, 3)
+    table = np.concatenate([np.zeros((1, 3), np.uint8), palette])  # label 0 -> row 0, unused
+    known = (labels > 0) & (labels <= len(palette))
+    index = np.where(known, labels, 0).astype(np.intp)
+    painted = np.take(table, index, axis=0)  # (H, W, 3) uint8
+    image = np.ascontiguousarray(rgb, np.uint8)
+    out = image.copy()
+    blended = cv2.addWeighted(image, 1.0 - alpha, painted, alpha, 0.0)  # rounded, saturated
+    cv2.copyTo(blended, known.view(np.uint8), out)  # OpenCV's masked copies: numpy's are slow
+    cv2.copyTo(painted, (known & _edges(index)).view(np.uint8), out)  # outlines: pure colour
     return out
 
 
