@@ -86,6 +86,15 @@ def test_labels_and_masks_take_the_nearest() -> None:
     assert resize_labels(labels, (3, 4)) is labels
 
 
+@pytest.mark.parametrize('dtype', [torch.uint8, torch.uint16, torch.int32, torch.uint32])
+def test_labels_of_every_id_dtype_keep_their_dtype_and_values(dtype: torch.dtype) -> None:
+    top = 60_000 if dtype in (torch.uint16, torch.int32, torch.uint32) else 250
+    labels = torch.tensor([[0, 1], [top, 7]]).to(dtype)  # ids above int16's range too
+    out = resize_labels(labels, (4, 4))
+    assert out.dtype == dtype
+    assert torch.equal(out, labels.repeat_interleave(2, 0).repeat_interleave(2, 1))
+
+
 def test_scalar_treats_nan_as_zero() -> None:
     values = torch.ones(4, 4)
     values[0, 0] = math.nan

@@ -72,7 +72,14 @@ def _flat_index(
 def _gather(image: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Pick pixels of (..., h, w) at flat (H, W) indices: (..., H, W)."""
     flat = image.reshape(*image.shape[:-2], -1)
-    return flat[..., index]
+    # index_select is ~4x faster than flat[..., index] on the CPU, but has no unsigned kernels
+    # wider than a byte: those are picked through the signed view of the same bits.
+    bits = _SIGNED_VIEW.get(flat.dtype, flat.dtype)
+    picked = flat.view(bits).index_select(-1, index.reshape(-1)).view(flat.dtype)
+    return picked.reshape(*image.shape[:-2], *index.shape)
+
+
+_SIGNED_VIEW = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 
 
 def _bilinear(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
