@@ -15,17 +15,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
+import itertools
 import json
+import os
 from pathlib import Path
+import signal
 
 import pytest
 import torch
 from vision_banana_ros.model.net import NetConfig
 from vision_banana_ros.model.weights import read_weights_config
 from vision_banana_ros.training.config import MixtureConfig
+from vision_banana_ros.training.data import Batch
 from vision_banana_ros.training.loop import score, train, TrainConfig
-from vision_banana_ros.training.runs import CHECKPOINT
+from vision_banana_ros.training.runs import CHECKPOINT, optimise, Progress
 
 TINY_NET = NetConfig(
     height=64,
@@ -66,6 +71,39 @@ def test_a_step_budget_stops_the_run_from_fresh_weights(tmp_path: Path) -> None:
     assert (result.step, result.examples_seen) == (3, 6)
     state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
     assert any(name.startswith('image_encoder.') for name in state['model'])
+
+
+def test_sigterm_ends_the_budget_at_the_next_step_and_checkpoints(tmp_path: Path) -> None:
+    """A scheduler's preemption (SIGTERM) stops the loop cleanly instead of killing it."""
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimiser = torch.optim.SGD([weight], lr=0.1)
+    batch = Batch(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 2), ['p'], ['depth'], [0])
+    batches: Iterator[Batch] = itertools.repeat(batch)
+    checkpoints: list[int] = []
+    progress = Progress()
+
+    def loss_of(_: Batch) -> torch.Tensor:
+        if progress.step == 2:  # during the third step
+            os.kill(os.getpid(), signal.SIGTERM)
+        return (weight * weight).sum()
+
+    before = signal.getsignal(signal.SIGTERM)
+    config = replace(QUICK, checkpoint_every_s=3600.0)
+    deadline = float('inf')  # only SIGTERM can stop it
+    optimise(
+        tmp_path,
+        config,
+        optimiser,
+        [weight],
+        batches,
+        loss_of,
+        progress,
+        lambda: checkpoints.append(progress.step),
+        deadline,
+    )
+    assert progress.step == 3, 'the step under way finishes, no other starts'
+    assert checkpoints == [3]
+    assert signal.getsignal(signal.SIGTERM) is before, 'the handler is put back'
 
 
 def test_mismatched_resolution_is_refused(tmp_path: Path) -> None:

@@ -68,8 +68,9 @@ def train(
     """
     Train VB-Mini on the synthetic task mixture; checkpoints let a killed run resume.
 
-    With --config, the file's train section is the base and options given on the command line
-    override it.
+    SIGTERM ends the budget early (checkpoint, then the evaluation as at the deadline); Ctrl-C
+    checkpoints and stops. With --config, the file's train section is the base and options
+    given on the command line override it.
     """
     sections = load_yaml(config, SECTIONS) if config else {k: v() for k, v in SECTIONS.items()}
     overrides = {

@@ -17,19 +17,24 @@ What every training run shares: its folder, batches from a stream position, the 
 
 A run folder holds ``checkpoint.pt`` (rewritten atomically: a temporary file, then a rename, so
 a run killed at any moment finds the previous checkpoint whole) and ``log.jsonl`` (one line per
-logged step). Both recipes use it: VB-Mini (``training.loop``) and the LoRA tuning of a
-diffusers model (``training.lora``).
+logged step). SIGTERM (a scheduler's preemption, ``kill``, ``docker stop``) ends the budget at
+the next step: the run checkpoints and finishes as at its deadline; Ctrl-C checkpoints and
+stops. Both recipes use it: VB-Mini (``training.loop``) and the LoRA tuning of a diffusers
+model (``training.lora``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import contextlib
 from dataclasses import dataclass, field
 import json
 import logging
 import math
 import os
 from pathlib import Path
+import signal
+import threading
 import time
 from typing import Any, Protocol
 
@@ -199,27 +204,50 @@ def optimise(
     """
     started = time.monotonic()
     last_checkpoint = started
+    with _terminate_ends_the_budget() as terminated:
+        try:
+            while (
+                time.monotonic() < deadline
+                and not terminated.is_set()
+                and (settings.max_steps is None or progress.step < settings.max_steps)
+            ):
+                batch = next(batches)
+                for group in optimiser.param_groups:
+                    since = progress.step - progress.first_step
+                    group['lr'] = warmup_rate(settings.learning_rate, settings.warmup_steps, since)
+                loss = loss_of(batch)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+                optimiser.step()
+                progress.step += 1
+                progress.position += len(batch.prompts)
+                progress.losses.append(loss.item())
+                if progress.step % settings.log_every_steps == 0:
+                    seconds = time.monotonic() - started
+                    log_step(run, progress.step, progress.position, progress.losses, seconds)
+                if time.monotonic() - last_checkpoint > settings.checkpoint_every_s:
+                    checkpoint()
+                    last_checkpoint = time.monotonic()
+        finally:
+            checkpoint()  # whatever stops the loop, an exception too
+    if terminated.is_set():
+        _LOG.warning('SIGTERM: stopped at step %d, checkpointed', progress.step)
+
+
+@contextlib.contextmanager
+def _terminate_ends_the_budget() -> Iterator[threading.Event]:
+    """
+    Turn SIGTERM into an event the loop polls, while the loop runs (main thread only).
+
+    :return: the event, set once SIGTERM arrives; the previous handler is restored on exit.
+    """
+    terminated = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield terminated  # signal handlers belong to the main thread: the default stays
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: terminated.set())
     try:
-        while time.monotonic() < deadline and (
-            settings.max_steps is None or progress.step < settings.max_steps
-        ):
-            batch = next(batches)
-            for group in optimiser.param_groups:
-                since = progress.step - progress.first_step
-                group['lr'] = warmup_rate(settings.learning_rate, settings.warmup_steps, since)
-            loss = loss_of(batch)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
-            optimiser.step()
-            progress.step += 1
-            progress.position += len(batch.prompts)
-            progress.losses.append(loss.item())
-            if progress.step % settings.log_every_steps == 0:
-                seconds = time.monotonic() - started
-                log_step(run, progress.step, progress.position, progress.losses, seconds)
-            if time.monotonic() - last_checkpoint > settings.checkpoint_every_s:
-                checkpoint()
-                last_checkpoint = time.monotonic()
+        yield terminated
     finally:
-        checkpoint()
+        signal.signal(signal.SIGTERM, previous)
