@@ -697,7 +697,8 @@ def _time_ours(
             summarise(
                 'ours.decode_and_pack',
                 samples,
-                'depth + normals + semantic decoded at camera size, cloud built and packed',
+                'depth + normals + semantic decoded at camera size, cloud built and packed '
+                '(the PointCloud2 layout)',
                 camera,
             )
         )
@@ -763,7 +764,9 @@ def _codecs_at_camera_size(
             normals=None if normals is None else np.asarray(normals),
             confidence=np.asarray(depth.confidence),
         )
-        return pack_pointcloud2(cloud).to_bytes()
+        # The PointCloud2 layout the node's message takes as it is (messages.point_cloud); its
+        # copy into the message is timed with the messages, the bytes on the wire with CDR.
+        return pack_pointcloud2(cloud)
 
     return decode_and_pack
 
