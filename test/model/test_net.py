@@ -291,3 +291,6 @@ def test_folding_for_inference_keeps_the_output_and_leaves_the_original_alone(
     with torch.no_grad():
         expected, got = model(noisy, t, image, prompts), folded(noisy, t, image, prompts)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    folded.fold_for_inference()  # a second time: nothing left to fold
+    with torch.no_grad():
+        torch.testing.assert_close(folded(noisy, t, image, prompts), got)

@@ -174,18 +174,15 @@ class ImageEncoder(nn.Module):
         rounding, without the BatchNorm passes. Call it on an inference copy, not on a network
         that trains.
         """
+        names = (('_expand_conv', '_bn0'), ('_depthwise_conv', '_bn1'), ('_project_conv', '_bn2'))
         pairs = [(self, 'stem', 'stem_norm')]
         for block in self.blocks:
-            names = (
-                ('_expand_conv', '_bn0'),
-                ('_depthwise_conv', '_bn1'),
-                ('_project_conv', '_bn2'),
-            )
             pairs += [(block, conv, norm) for conv, norm in names if hasattr(block, conv)]
         for owner, conv, norm in pairs:
-            fused = fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, norm))
-            setattr(owner, conv, fused)
-            setattr(owner, norm, nn.Identity())
+            batchnorm = getattr(owner, norm)
+            if isinstance(batchnorm, nn.BatchNorm2d):  # fusing twice changes nothing
+                setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), batchnorm))
+                setattr(owner, norm, nn.Identity())
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         """

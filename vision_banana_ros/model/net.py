@@ -518,7 +518,8 @@ class VBMini(nn.Module):
         """
         self.image_encoder.fuse_batchnorm()
         for level, layer in enumerate(self.upsample):
-            self.upsample[level] = cast(UpsampleConv, layer).folded()
+            if isinstance(layer, UpsampleConv):  # folding twice changes nothing
+                self.upsample[level] = layer.folded()
 
     def encode_image(self, image: torch.Tensor) -> list[torch.Tensor]:
         """
