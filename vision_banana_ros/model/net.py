@@ -304,8 +304,9 @@ class FoldedUpsampleConv(nn.Module):
         by_phase = phases.permute(0, 2, 3, 1).reshape(shape)
         out = phases.new_empty((batch, height, 2, width, 2, self.out_channels))
         for a in (0, 1):
+            rows = slice(a, a + height)
             for b in (0, 1):
-                out[:, :, a, :, b] = by_phase[:, a : a + height, b : b + width, a, b]
+                out[:, :, a, :, b] = by_phase[:, rows, slice(b, b + width), a, b]
         return out.view(batch, 2 * height, 2 * width, -1).permute(0, 3, 1, 2)
 
 
