@@ -39,6 +39,8 @@ Run: .venv/bin/python benchmarks/memory_over_frames.py [--frames 10000] [--model
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+import contextlib
 import csv
 import gc
 from pathlib import Path
@@ -77,34 +79,27 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     table = args.out / 'memory_over_frames.csv'
     node_table = args.out / 'memory_over_frames_node.csv'
-    oracle = None if args.plot_only else OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
-    frames = (
-        []
-        if oracle is None
-        else [
+    if not args.plot_only:
+        oracle = OracleBackend.from_seeds(list(SEEDS), 640, 480, 'room')
+        frames = [
             CameraFrame(f.rgb.numpy(), k, frame_id='camera_optical')
             for f, k in zip(oracle.frames, oracle.intrinsics, strict=True)
         ]
-    )
-    if args.node and not args.plot_only:
-        with node_table.open('w', newline='', encoding='utf-8') as handle:
-            handle.write(f'# {describe_machine(torch.device("cpu")).line()}\n')
-            handle.write('phase,frame,rss_mib,elapsed_s\n')
-            _run_node(frames, args.frames, args.every, handle)
-    elif not args.plot_only:
-        node = _NodePath()
-        with table.open('w', newline='', encoding='utf-8') as handle:
-            handle.write(f'# {describe_machine(torch.device("cpu")).line()}\n')
-            log = csv.writer(handle)
-            log.writerow(['phase', 'frame', 'rss_mib', 'elapsed_s'])
-            with Pipeline(PipelineConfig(tasks=TASKS)) as pipeline:
-                drawn = _record(pipeline, frames)
-                print(f'phase model: {args.model_frames} frames on {pipeline.backend.description}')
-                _run('model', pipeline, frames, node, args.model_frames, args.every, handle)
-            replay = ReplayBackend(drawn, resolution=pipeline.backend.resolution)
-            with Pipeline(PipelineConfig(tasks=TASKS), backend=replay) as pipeline:
-                print(f'phase replay: {args.frames} frames on {replay.description}')
-                _run('replay', pipeline, frames, node, args.frames, args.every, handle)
+        if args.node:
+            with _rss_table(node_table) as handle:
+                _run_node(frames, args.frames, args.every, handle)
+        else:
+            node = _NodePath()
+            with _rss_table(table) as handle:
+                with Pipeline(PipelineConfig(tasks=TASKS)) as pipeline:
+                    drawn = _record(pipeline, frames)
+                    backend = pipeline.backend
+                    print(f'phase model: {args.model_frames} frames on {backend.description}')
+                    _run('model', pipeline, frames, node, args.model_frames, args.every, handle)
+                replay = ReplayBackend(drawn, resolution=backend.resolution)
+                with Pipeline(PipelineConfig(tasks=TASKS), backend=replay) as pipeline:
+                    print(f'phase replay: {args.frames} frames on {replay.description}')
+                    _run('replay', pipeline, frames, node, args.frames, args.every, handle)
     rows, machines = [], []
     for path in (table, node_table):
         if not path.exists():
@@ -117,6 +112,27 @@ def main() -> None:
         ]
     machine = machines[0] if machines else 'machine not recorded'
     _plot(rows, args.out, machine)
+
+
+@contextlib.contextmanager
+def _rss_table(path: Path) -> Iterator[TextIO]:
+    """Open a CSV of RSS samples: the machine as a comment line, then the header."""
+    with path.open('w', newline='', encoding='utf-8') as handle:
+        handle.write(f'# {describe_machine(torch.device("cpu")).line()}\n')
+        csv.writer(handle).writerow(['phase', 'frame', 'rss_mib', 'elapsed_s'])
+        yield handle
+
+
+def _sample_rss(
+    log: TextIO, phase: str, index: int, count: int, every: int, start: float
+) -> float | None:
+    """Log the RSS after frame ``index`` when due (every ``every`` frames and the last)."""
+    if index % every and index != count - 1:
+        return None
+    rss_mib = psutil.Process().memory_info().rss / 2**20
+    log.write(f'{phase},{index + 1},{rss_mib:.2f},{time.perf_counter() - start:.1f}\n')
+    log.flush()
+    return rss_mib
 
 
 def _record(pipeline: Pipeline, frames: list[CameraFrame]) -> list[torch.Tensor]:
@@ -164,18 +180,13 @@ def _run(
     log: TextIO,
 ) -> None:
     """Run frames through the node path and the pipeline, logging RSS every ``every``."""
-    process = psutil.Process()
     start = time.perf_counter()
     for index in range(count):
         started = time.perf_counter()
         frame = node.receive(frames[index % len(frames)], (index + 1) * FRAME_NS)
         result = pipeline.process(frame)
         node.publish(result, frame, started)
-        if index % every == 0 or index == count - 1:
-            rss_mib = process.memory_info().rss / 2**20
-            elapsed = time.perf_counter() - start
-            log.write(f'{phase},{index + 1},{rss_mib:.2f},{elapsed:.1f}\n')
-            log.flush()
+        rss_mib = _sample_rss(log, phase, index, count, every, start)
         if index % (every * 20) == 0:
             summary = node.stats.summary()
             print(
@@ -222,7 +233,7 @@ def _run_node(frames: list[CameraFrame], count: int, every: int, log: TextIO) ->
     executor.add_node(camera)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    process, missed = psutil.Process(), 0
+    missed = 0
     try:
         node.trigger_configure()
         node.trigger_activate()
@@ -240,10 +251,7 @@ def _run_node(frames: list[CameraFrame], count: int, every: int, log: TextIO) ->
             image_out.publish(messages.rgb_image(types, header, frame.rgb))
             if not arrived.wait(timeout=30.0):
                 missed += 1  # counted, and the next frame goes out
-            if index % every == 0 or index == count - 1:
-                rss_mib = process.memory_info().rss / 2**20
-                log.write(f'node,{index + 1},{rss_mib:.2f},{time.perf_counter() - start:.1f}\n')
-                log.flush()
+            rss_mib = _sample_rss(log, 'node', index, count, every, start)
             if index % (every * 20) == 0:
                 print(
                     f'node {index + 1:6d}/{count}  rss {rss_mib:7.1f} MiB  '

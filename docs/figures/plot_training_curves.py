@@ -88,9 +88,13 @@ def _plot() -> None:
     left.set_yscale('log')
     left.set_title(f'training loss (x0 MSE, mean of {STEPS_PER_ROW} steps)', fontsize=9)
     kilo = scores['examples'] / 1e3
-    for name, marker in (('depth.delta1', 'o'), ('semantic.miou', 's'), ('instances.f1', '^')):
+    for name, marker in (
+        ('depth.delta1', 'o'),
+        ('semantic.miou', 's'),
+        ('instances.f1', '^'),
+        ('referring.ciou', 'v'),
+    ):
         middle.plot(kilo, scores[name], marker=marker, label=name)
-    middle.plot(kilo, scores['referring.ciou'], marker='v', label='referring.ciou')
     middle.plot(kilo, 1.0 / (1.0 + scores['depth.absrel']), marker='x', label='1 / (1 + AbsRel)')
     middle.set_ylim(0, 1)
     middle.set_title('held-out synthetic scores, 16 frames (higher is better)', fontsize=9)
